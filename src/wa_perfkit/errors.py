@@ -1,0 +1,205 @@
+"""
+The one exception tree of wa_perfkit.
+
+Everything the library raises on purpose derives from `WaPerfkitError`, so
+``except WaPerfkitError`` catches all of it and nothing else::
+
+    WaPerfkitError
+    ├── ConfigurationError          bad arguments at construction/decoration time
+    │   └── KeyTemplateError        a key or tag template names an unknown argument
+    ├── BackendError                a cache backend failed (wraps the driver error)
+    │   └── BackendUnavailable      the circuit breaker is open; the call was not tried
+    ├── SerializationError          a value cannot be encoded, or an entry cannot be decoded
+    ├── AuthError                   base of everything the auth layer refuses
+    │   ├── InvalidToken            missing, malformed, expired, wrong signature... (401)
+    │   ├── Forbidden               authenticated but lacking a role/permission (403)
+    │   └── UserLoaderError         the user loader itself failed (503)
+    ├── PaginationError
+    │   └── InvalidCursor           a cursor was tampered with, truncated or foreign (400)
+    ├── WebhookError
+    │   ├── InvalidSignature        X-Hub-Signature-256 missing or wrong (401)
+    │   └── InvalidPayload          the webhook body is not what Meta sends (400)
+    └── SQLToolkitError             migrations / EXPLAIN against a database failed
+
+The core never speaks HTTP: the integrations map these errors to status codes.
+Backend and serialization errors never reach callers of the cache itself: a
+failing backend or a corrupt entry is a miss. They are raised only by helpers
+that cannot degrade (for example an explicit ``Cache.set(..., strict=True)``).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AuthError",
+    "BackendError",
+    "BackendUnavailable",
+    "ConfigurationError",
+    "Forbidden",
+    "InvalidCursor",
+    "InvalidPayload",
+    "InvalidSignature",
+    "InvalidToken",
+    "KeyTemplateError",
+    "PaginationError",
+    "SQLToolkitError",
+    "SerializationError",
+    "UserLoaderError",
+    "WaPerfkitError",
+    "WebhookError",
+]
+
+
+class WaPerfkitError(Exception):
+    """
+    Base of every exception wa_perfkit raises on purpose.
+    """
+
+
+class ConfigurationError(WaPerfkitError, ValueError):
+    """
+    An argument given at construction or decoration time is invalid.
+    """
+
+
+class KeyTemplateError(ConfigurationError):
+    """
+    A key or tag template refers to an argument the function does not have.
+
+    Attributes:
+        template: the offending template.
+        field: the unknown field name.
+    """
+
+    def __init__(self, template: str, field: str) -> None:
+        super().__init__(f"template {template!r} names unknown argument {field!r}")
+        self.template = template
+        self.field = field
+
+
+class BackendError(WaPerfkitError):
+    """
+    A cache backend operation failed.
+
+    Attributes:
+        backend: the backend's class name.
+        operation: the backend method that failed (``"get"``, ``"set"``...).
+    """
+
+    def __init__(self, backend: str, operation: str, message: str = "") -> None:
+        super().__init__(f"{backend}.{operation} failed" + (f": {message}" if message else ""))
+        self.backend = backend
+        self.operation = operation
+
+
+class BackendUnavailable(BackendError):
+    """
+    The backend's circuit breaker is open, so the call was not attempted.
+    """
+
+
+class SerializationError(WaPerfkitError):
+    """
+    A value cannot be encoded for a remote backend, or stored bytes cannot be decoded.
+
+    Attributes:
+        reason: a short machine-readable reason (``"unsupported-type"``, ``"bad-envelope"``...).
+    """
+
+    def __init__(self, reason: str, message: str = "") -> None:
+        super().__init__(message or reason)
+        self.reason = reason
+
+
+class AuthError(WaPerfkitError):
+    """
+    Base of every refusal of the authentication layer.
+    """
+
+
+class InvalidToken(AuthError):
+    """
+    The bearer token is missing, malformed, expired, revoked or badly signed (HTTP 401).
+
+    Attributes:
+        reason: a short reason safe to log (never contains the token).
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Forbidden(AuthError):
+    """
+    The user is authenticated but lacks a required role or permission (HTTP 403).
+
+    Attributes:
+        required: the roles or permissions that were required.
+    """
+
+    def __init__(self, required: tuple[str, ...]) -> None:
+        super().__init__("missing required role or permission: " + ", ".join(required))
+        self.required = required
+
+
+class UserLoaderError(AuthError):
+    """
+    The user loader raised: the user store is down, not the token (HTTP 503).
+    """
+
+
+class PaginationError(WaPerfkitError):
+    """
+    Base of pagination errors.
+    """
+
+
+class InvalidCursor(PaginationError):
+    """
+    A pagination cursor is malformed, tampered with, or signed by another key (HTTP 400).
+
+    Attributes:
+        reason: a short reason safe to show to clients.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class WebhookError(WaPerfkitError):
+    """
+    Base of WhatsApp webhook errors.
+    """
+
+
+class InvalidSignature(WebhookError):
+    """
+    The ``X-Hub-Signature-256`` header is missing, malformed or does not match (HTTP 401).
+
+    Attributes:
+        reason: a short reason safe to log.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class InvalidPayload(WebhookError):
+    """
+    The webhook body is not valid JSON or not shaped like a WhatsApp delivery (HTTP 400).
+    """
+
+
+class SQLToolkitError(WaPerfkitError):
+    """
+    A migration, status check or EXPLAIN against a database failed.
+
+    Attributes:
+        exit_code: the CLI exit code this error maps to.
+    """
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
