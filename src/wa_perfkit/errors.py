@@ -18,7 +18,9 @@ Everything the library raises on purpose derives from `WaPerfkitError`, so
     │   └── InvalidCursor           a cursor was tampered with, truncated or foreign (400)
     ├── WebhookError
     │   ├── InvalidSignature        X-Hub-Signature-256 missing or wrong (401)
-    │   └── InvalidPayload          the webhook body is not what Meta sends (400)
+    │   ├── InvalidPayload          the webhook body is not what Meta sends (400)
+    │   │   └── PayloadTooLarge     the body exceeds the configured limit (413)
+    │   └── HandshakeRefused        the hub.challenge verification GET is refused (403)
     └── SQLToolkitError             migrations / EXPLAIN against a database failed
 
 The core never speaks HTTP: the integrations map these errors to status codes.
@@ -35,12 +37,14 @@ __all__ = [
     "BackendUnavailable",
     "ConfigurationError",
     "Forbidden",
+    "HandshakeRefused",
     "InvalidCursor",
     "InvalidPayload",
     "InvalidSignature",
     "InvalidToken",
     "KeyTemplateError",
     "PaginationError",
+    "PayloadTooLarge",
     "SQLToolkitError",
     "SerializationError",
     "UserLoaderError",
@@ -190,6 +194,34 @@ class InvalidPayload(WebhookError):
     """
     The webhook body is not valid JSON or not shaped like a WhatsApp delivery (HTTP 400).
     """
+
+
+class PayloadTooLarge(InvalidPayload):
+    """
+    The webhook body is larger than the configured limit (HTTP 413).
+
+    Attributes:
+        size: the body size in bytes (or the announced ``Content-Length``).
+        limit: the configured maximum.
+    """
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"webhook body of {size} bytes exceeds the {limit}-byte limit")
+        self.size = size
+        self.limit = limit
+
+
+class HandshakeRefused(WebhookError):
+    """
+    The ``hub.challenge`` verification request is refused (HTTP 403).
+
+    Attributes:
+        reason: a short reason safe to log (never contains the token).
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 class SQLToolkitError(WaPerfkitError):
