@@ -1,0 +1,68 @@
+"""
+A masking holder for keys and secrets.
+
+Keys end up in objects that get logged, printed in tracebacks and shown by
+debuggers. `Secret` keeps the value out of all of them: its ``repr`` and ``str``
+are ``Secret('**********')`` whatever it holds (the same convention as
+starlette's ``Secret``), and the only way to read it is the deliberately loud
+`Secret.get_secret_value`.
+
+The value is always held as ``bytes`` because every consumer in wa_perfkit
+feeds it to ``hmac``; a ``str`` is encoded as UTF-8 once, at construction.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+__all__ = ["Secret"]
+
+_MASK: Final = "Secret('**********')"
+
+
+class Secret:
+    """
+    A secret key whose representation never reveals it.
+
+    Args:
+        value: the secret, as ``str`` (encoded as UTF-8) or ``bytes``; another
+            `Secret` is unwrapped.
+
+    Raises:
+        TypeError: if ``value`` is neither ``str``, ``bytes`` nor `Secret`.
+        ValueError: if ``value`` is empty.
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str | bytes | Secret) -> None:
+        self._value = _as_bytes(value)
+        if not self._value:
+            raise ValueError("a secret must not be empty")
+
+    def get_secret_value(self) -> bytes:
+        """
+        Return the secret itself.
+
+        Returns:
+            The secret as bytes.
+        """
+        return self._value
+
+    def __repr__(self) -> str:
+        return _MASK
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> tuple[object, ...]:
+        raise TypeError("a Secret cannot be pickled")
+
+
+def _as_bytes(value: str | bytes | Secret) -> bytes:
+    if isinstance(value, Secret):
+        return value.get_secret_value()
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    if isinstance(value, bytes):
+        return value
+    raise TypeError(f"a secret must be str or bytes, not {type(value).__name__}")
