@@ -1,0 +1,57 @@
+"""
+WhatsApp Cloud API webhook helpers, free of any web framework (DESIGN.md §8).
+
+* `verify_webhook_signature` — ``X-Hub-Signature-256`` (HMAC-SHA256, constant time);
+* `verify_handshake` — the ``hub.challenge`` GET Meta sends when the URL is registered;
+* `parse_webhook` — the JSON body as typed, immutable dataclasses;
+* `dedupe` / `adedupe` — "first time?" exactly once per message id, across instances.
+
+The FastAPI and Flask adapters live in ``wa_perfkit.integrations.fastapi.webhook``
+and ``wa_perfkit.integrations.flask.webhook``.
+"""
+
+from wa_perfkit.whatsapp.handshake import verify_handshake
+from wa_perfkit.whatsapp.models import (
+    Change,
+    Contact,
+    Entry,
+    InboundMessage,
+    Media,
+    Metadata,
+    Reaction,
+    StatusError,
+    StatusUpdate,
+    WebhookDelivery,
+)
+from wa_perfkit.whatsapp.payload import parse_delivery, parse_webhook
+from wa_perfkit.whatsapp.signature import (
+    DEFAULT_MAX_BODY_BYTES,
+    SIGNATURE_HEADER,
+    AppSecret,
+    sign_body,
+    verify_webhook_signature,
+)
+
+__all__ = [
+    # signature
+    "DEFAULT_MAX_BODY_BYTES",
+    "SIGNATURE_HEADER",
+    "AppSecret",
+    "sign_body",
+    "verify_webhook_signature",
+    # handshake
+    "verify_handshake",
+    # payload
+    "parse_delivery",
+    "parse_webhook",
+    "Change",
+    "Contact",
+    "Entry",
+    "InboundMessage",
+    "Media",
+    "Metadata",
+    "Reaction",
+    "StatusError",
+    "StatusUpdate",
+    "WebhookDelivery",
+]
