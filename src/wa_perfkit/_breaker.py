@@ -1,0 +1,107 @@
+"""
+A circuit breaker that stops a dead backend from costing a timeout per call.
+
+::
+
+    closed ──N consecutive failures──▶ open ──reset_timeout elapsed──▶ half-open
+      ▲                                  ▲                                 │
+      └──────────── probe succeeds ──────┼──────── probe fails ────────────┘
+
+While open, `allow` answers False at the cost of one clock read, and the
+cache goes straight to the loader. After ``reset_timeout`` one caller is let
+through as a probe (half-open); its success closes the breaker, its failure
+opens it again. Every state change is logged once, at WARNING when opening
+and INFO when closing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+__all__ = ["CircuitBreaker"]
+
+logger = logging.getLogger("wa_perfkit")
+
+CLOSED, OPEN, HALF_OPEN = "closed", "open", "half-open"
+
+
+class CircuitBreaker:
+    """
+    Counts consecutive failures of one backend and decides whether to try it.
+
+    Args:
+        name: what is protected, for logs.
+        failure_threshold: consecutive failures that open the breaker.
+        reset_timeout: seconds to stay open before a probe.
+        timer: monotonic clock (injectable for tests).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        failure_threshold: int = 3,
+        reset_timeout: float = 1.0,
+        timer: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.name = name
+        self.failure_threshold = failure_threshold
+        self.reset_timeout = reset_timeout
+        self._timer = timer
+        self._lock = threading.Lock()
+        self._failures = 0
+        self._opened_at = 0.0
+        self._probing = False
+        self.state = CLOSED
+        self.opened_count = 0
+
+    def allow(self) -> bool:
+        """
+        Return True if the backend should be tried now.
+        """
+        if self.state == CLOSED:
+            return True
+        with self._lock:
+            if self.state == OPEN and self._timer() - self._opened_at >= self.reset_timeout:
+                self._change(HALF_OPEN)
+            if self.state == HALF_OPEN and not self._probing:
+                self._probing = True  # exactly one probe at a time
+                return True
+            return False
+
+    def success(self) -> None:
+        """
+        Record a successful call.
+        """
+        if self.state == CLOSED and self._failures == 0:
+            return
+        with self._lock:
+            self._failures = 0
+            self._probing = False
+            if self.state != CLOSED:
+                self._change(CLOSED)
+
+    def failure(self) -> None:
+        """
+        Record a failed call.
+        """
+        with self._lock:
+            self._failures += 1
+            self._probing = False
+            if self.state == HALF_OPEN or (
+                self.state == CLOSED and self._failures >= self.failure_threshold
+            ):
+                self._opened_at = self._timer()
+                self._change(OPEN)
+
+    def _change(self, state: str) -> None:
+        # Caller holds the lock.
+        self.state = state
+        if state == OPEN:
+            self.opened_count += 1
+            logger.warning("wa_perfkit: %s unreachable, circuit breaker open", self.name)
+        elif state == CLOSED:
+            logger.info("wa_perfkit: %s reachable again, circuit breaker closed", self.name)

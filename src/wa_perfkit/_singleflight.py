@@ -1,0 +1,123 @@
+"""
+Per-key single-flight: concurrent misses for one key run the loader once.
+
+`ThreadFlight` serves threads: the first caller runs the work while the
+others wait on an event and receive the same result or the same exception.
+
+`AsyncFlight` serves asyncio: the first caller starts the work as a task and
+every caller, the first included, awaits it through ``asyncio.shield`` — a
+cancelled request gives up its wait without cancelling the load that other
+requests are waiting for.
+
+Neither caches anything: once the work finishes the key is forgotten, so a
+failure is never served to a later caller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Coroutine
+from typing import Any, Generic, TypeVar
+
+__all__ = ["AsyncFlight", "ThreadFlight"]
+
+T = TypeVar("T")
+
+
+class _Call(Generic[T]):
+    __slots__ = ("done", "error", "result")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.result: T | None = None
+        self.error: BaseException | None = None
+
+
+class ThreadFlight:
+    """
+    Deduplicates concurrent calls per key across threads.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._calls: dict[str, _Call[Any]] = {}
+
+    def run(self, key: str, work: Callable[[], T]) -> T:
+        """
+        Run ``work`` unless a call for ``key`` is in flight; then share its outcome.
+
+        Raises:
+            BaseException: whatever ``work`` raised, in every caller that shared it.
+        """
+        with self._lock:
+            call = self._calls.get(key)
+            leader = call is None
+            if call is None:
+                call = self._calls[key] = _Call()
+        if not leader:
+            call.done.wait()
+            if call.error is not None:
+                raise call.error
+            return call.result  # type: ignore[return-value]
+        try:
+            call.result = work()
+        except BaseException as exc:
+            call.error = exc
+            raise
+        finally:
+            with self._lock:
+                del self._calls[key]
+            call.done.set()
+        return call.result
+
+    def in_flight(self, key: str) -> bool:
+        """
+        Return True if a call for ``key`` is running.
+        """
+        return key in self._calls
+
+
+class AsyncFlight:
+    """
+    Deduplicates concurrent awaits per key within an event loop.
+    """
+
+    def __init__(self) -> None:
+        self._tasks: dict[str, asyncio.Task[Any]] = {}
+
+    async def run(self, key: str, work: Callable[[], Coroutine[Any, Any, T]]) -> T:
+        """
+        Await the in-flight task for ``key``, starting it with ``work()`` if none runs.
+
+        Raises:
+            BaseException: whatever the task raised, in every awaiting caller.
+        """
+        task = self._tasks.get(key)
+        if task is None or task.get_loop() is not asyncio.get_running_loop():
+            task = asyncio.get_running_loop().create_task(work())
+            self._tasks[key] = task
+            task.add_done_callback(lambda done: self._forget(key, done))
+        return await asyncio.shield(task)
+
+    def start(self, key: str, work: Callable[[], Coroutine[Any, Any, Any]]) -> None:
+        """
+        Start ``work()`` in the background unless a task for ``key`` runs already.
+        """
+        task = self._tasks.get(key)
+        if task is None or task.done():
+            task = asyncio.get_running_loop().create_task(work())
+            self._tasks[key] = task
+            task.add_done_callback(lambda done: self._forget(key, done))
+
+    def in_flight(self, key: str) -> bool:
+        """
+        Return True if a task for ``key`` is running.
+        """
+        return key in self._tasks
+
+    def _forget(self, key: str, task: asyncio.Task[Any]) -> None:
+        if self._tasks.get(key) is task:
+            del self._tasks[key]
+        if not task.cancelled():
+            task.exception()  # mark retrieved: callers already got it, or nobody waits

@@ -1,0 +1,233 @@
+"""
+In-process memory backend: bounded, per-entry TTL, lock-free reads.
+
+Values are kept as the Python objects themselves, so a hit costs one dict
+lookup and one clock read — no decode. The price: a caller who mutates a
+returned object mutates the cached entry. Treat cached values as read-only,
+or build the backend with ``copy=True`` (the cache then stores serialized
+bytes and every hit decodes a fresh copy).
+
+Why not ``cachetools.TTLCache``: its ``__getitem__`` reorders links on every
+read, so reads need the lock a write takes; here reads are a single
+``OrderedDict.get`` (atomic under the GIL) and only writes lock. Eviction is
+by write order: when full, the entry written longest ago goes first
+(``popitem(last=False)``, O(1)), which for TTL entries is the one nearest to
+expiry. Expired entries are never returned and are dropped when read.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from wa_perfkit.backends.base import MISS
+from wa_perfkit.errors import ConfigurationError
+
+__all__ = ["MemoryBackend"]
+
+
+class _SyncOps(Protocol):
+    def get(self, key: str) -> Any: ...
+    def get_many(self, keys: Sequence[str]) -> list[Any]: ...
+    def set(self, key: str, value: Any, ttl: float) -> None: ...
+    def add(self, key: str, value: Any, ttl: float) -> bool: ...
+    def delete(self, key: str) -> bool: ...
+    def delete_many(self, keys: Sequence[str]) -> int: ...
+    def close(self) -> None: ...
+    def clear_prefix(self, prefix: str) -> int: ...
+    def tag_keys(self, tag: str, keys: Sequence[str], ttl: float) -> None: ...
+    def pop_tag(self, tag: str) -> list[str]: ...
+
+
+class _AsyncTwins:
+    """
+    Async twins for a backend whose sync methods never block: they just call them.
+    """
+
+    async def aget(self: _SyncOps, key: str) -> Any:
+        """Async twin of `get`."""
+        return self.get(key)
+
+    async def aget_many(self: _SyncOps, keys: Sequence[str]) -> list[Any]:
+        """Async twin of `get_many`."""
+        return self.get_many(keys)
+
+    async def aset(self: _SyncOps, key: str, value: Any, ttl: float) -> None:
+        """Async twin of `set`."""
+        self.set(key, value, ttl)
+
+    async def aadd(self: _SyncOps, key: str, value: Any, ttl: float) -> bool:
+        """Async twin of `add`."""
+        return self.add(key, value, ttl)
+
+    async def adelete(self: _SyncOps, key: str) -> bool:
+        """Async twin of `delete`."""
+        return self.delete(key)
+
+    async def adelete_many(self: _SyncOps, keys: Sequence[str]) -> int:
+        """Async twin of `delete_many`."""
+        return self.delete_many(keys)
+
+    async def aclose(self: _SyncOps) -> None:
+        """Async twin of `close`."""
+        self.close()
+
+    async def aclear_prefix(self: _SyncOps, prefix: str) -> int:
+        """Async twin of `clear_prefix`."""
+        return self.clear_prefix(prefix)
+
+    async def atag_keys(self: _SyncOps, tag: str, keys: Sequence[str], ttl: float) -> None:
+        """Async twin of `tag_keys`."""
+        self.tag_keys(tag, keys, ttl)
+
+    async def apop_tag(self: _SyncOps, tag: str) -> list[str]:
+        """Async twin of `pop_tag`."""
+        return self.pop_tag(tag)
+
+
+class MemoryBackend(_AsyncTwins):
+    """
+    A bounded in-process store with a TTL per entry, safe under threads and asyncio.
+
+    Args:
+        maxsize: the most entries held; the oldest written is evicted first.
+        copy: store serialized bytes instead of objects, so callers may mutate
+            what they get (each hit then pays a decode).
+        timer: a monotonic clock in seconds; tests inject a fake one.
+
+    Raises:
+        ConfigurationError: ``maxsize`` is not a positive integer.
+    """
+
+    def __init__(
+        self,
+        maxsize: int = 10_000,
+        *,
+        copy: bool = False,
+        timer: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not isinstance(maxsize, int) or isinstance(maxsize, bool) or maxsize < 1:
+            raise ConfigurationError(f"maxsize must be a positive int, not {maxsize!r}")
+        self.maxsize = maxsize
+        self.stores_objects = not copy
+        self._timer = timer
+        self._data: OrderedDict[str, tuple[float, Any]] = OrderedDict()
+        self._tags: dict[str, dict[str, float]] = {}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __repr__(self) -> str:
+        return f"MemoryBackend(maxsize={self.maxsize}, entries={len(self._data)})"
+
+    def get(self, key: str) -> Any:
+        """
+        Return the live value under ``key``, or `MISS`.
+        """
+        entry = self._data.get(key)
+        if entry is None:
+            return MISS
+        if entry[0] > self._timer():
+            return entry[1]
+        self._drop_if_same(key, entry)
+        return MISS
+
+    def get_many(self, keys: Sequence[str]) -> list[Any]:
+        """
+        Return one value or `MISS` per key.
+        """
+        return [self.get(key) for key in keys]
+
+    def set(self, key: str, value: Any, ttl: float) -> None:
+        """
+        Store ``value`` for ``ttl`` seconds, evicting the oldest entry when full.
+        """
+        entry = (self._timer() + ttl, value)
+        with self._lock:
+            self._store(key, entry)
+
+    def add(self, key: str, value: Any, ttl: float) -> bool:
+        """
+        Store ``value`` only if no live entry exists under ``key``.
+        """
+        now = self._timer()
+        with self._lock:
+            current = self._data.get(key)
+            if current is not None and current[0] > now:
+                return False
+            self._store(key, (now + ttl, value))
+            return True
+
+    def delete(self, key: str) -> bool:
+        """
+        Remove ``key``; return True if a live entry existed.
+        """
+        with self._lock:
+            entry = self._data.pop(key, None)
+        return entry is not None and entry[0] > self._timer()
+
+    def delete_many(self, keys: Sequence[str]) -> int:
+        """
+        Remove every key; return how many live entries existed.
+        """
+        return sum(self.delete(key) for key in keys)
+
+    def clear_prefix(self, prefix: str) -> int:
+        """
+        Remove every entry whose key starts with ``prefix``.
+        """
+        with self._lock:
+            doomed = [key for key in self._data if key.startswith(prefix)]
+            for key in doomed:
+                del self._data[key]
+            for tag in [tag for tag in self._tags if tag.startswith(prefix)]:
+                del self._tags[tag]
+        return len(doomed)
+
+    def tag_keys(self, tag: str, keys: Sequence[str], ttl: float) -> None:
+        """
+        Remember that ``keys`` carry ``tag``.
+        """
+        now = self._timer()
+        with self._lock:
+            members = self._tags.setdefault(tag, {})
+            if len(members) >= self.maxsize:
+                # Keep the index bounded like the data: forget dead members first.
+                for key in [k for k, until in members.items() if until <= now]:
+                    del members[key]
+            for key in keys:
+                members[key] = now + ttl
+
+    def pop_tag(self, tag: str) -> list[str]:
+        """
+        Forget ``tag`` and return the keys that carried it.
+        """
+        with self._lock:
+            return list(self._tags.pop(tag, ()))
+
+    def close(self) -> None:
+        """
+        Drop every entry.
+        """
+        with self._lock:
+            self._data.clear()
+            self._tags.clear()
+
+    def _store(self, key: str, entry: tuple[float, Any]) -> None:
+        # Caller holds the lock.
+        data = self._data
+        if key in data:
+            del data[key]
+        elif len(data) >= self.maxsize:
+            data.popitem(last=False)
+        data[key] = entry
+
+    def _drop_if_same(self, key: str, entry: tuple[float, Any]) -> None:
+        with self._lock:
+            # Another thread may have stored a fresh entry since we read.
+            if self._data.get(key) is entry:
+                del self._data[key]

@@ -1,0 +1,377 @@
+"""
+Redis backend on redis-py, sync and asyncio, one round trip per hit.
+
+A hit is one ``GET``; a store is one ``SET ... PX``; set-if-absent is
+``SET ... NX PX``. Only commands that Redis 6+, Valkey and Redis Cluster all
+have are used (no ``GETEX``, no ``PEXPIRE GT``); tag upkeep is a small Lua
+script touching one key.
+
+Faults are cache misses, never caller errors: every driver exception becomes
+a `BackendError` in one place (`_guarded` / `_aguarded`), which the `Cache`
+counts and answers with the loader. Short default timeouts (100 ms connect
+and read), no driver-level retries, and a `CircuitBreaker` mean a dead Redis
+costs at most one timeout per call until the breaker opens, then nothing.
+
+The asyncio client is created lazily, once per event loop (an asyncio
+connection cannot move between loops), on a *blocking* pool: with 500
+concurrent tasks, callers wait up to ``pool_timeout`` for a connection
+instead of failing with "Too many connections".
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+import redis
+import redis.asyncio as aioredis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from wa_perfkit._breaker import CircuitBreaker
+from wa_perfkit.backends.base import MISS
+from wa_perfkit.errors import BackendError, BackendUnavailable, ConfigurationError
+
+__all__ = ["RedisBackend"]
+
+T = TypeVar("T")
+
+# What a dead, hung or misbehaving server can make redis-py raise.
+_DRIVER_ERRORS = (redis.RedisError, OSError, asyncio.TimeoutError)
+
+# SADD the members, then make sure the set lives at least as long as the newest member.
+_TAG_SCRIPT = """
+redis.call('SADD', KEYS[1], unpack(ARGV, 2))
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+end
+return 1
+"""
+
+
+def _ms(ttl: float) -> int:
+    return max(1, int(ttl * 1000))
+
+
+class RedisBackend:
+    """
+    Store cache entries in Redis (or Valkey, or Redis Cluster).
+
+    Args:
+        url: a ``redis://`` or ``rediss://`` URL; both clients are built from it.
+        client: a ready sync client (``redis.Redis`` or ``redis.RedisCluster``).
+        async_client: a ready asyncio client; required for async use when
+            ``client`` is given without ``url``.
+        socket_timeout: read timeout in seconds for clients built from ``url``.
+        connect_timeout: connect timeout in seconds for clients built from ``url``.
+        max_connections: pool size per client built from ``url``.
+        pool_timeout: seconds a caller waits for a free pooled connection.
+        breaker: the circuit breaker; one with defaults is created if omitted.
+
+    Raises:
+        ConfigurationError: neither ``url`` nor ``client`` was given.
+    """
+
+    stores_objects = False
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        client: Any = None,
+        async_client: Any = None,
+        socket_timeout: float = 0.1,
+        connect_timeout: float = 0.1,
+        max_connections: int = 64,
+        pool_timeout: float = 1.0,
+        breaker: CircuitBreaker | None = None,
+    ) -> None:
+        if url is None and client is None and async_client is None:
+            raise ConfigurationError("RedisBackend needs url= or client=")
+        self._url = url
+        self._options: dict[str, Any] = {
+            "socket_timeout": socket_timeout,
+            "socket_connect_timeout": connect_timeout,
+            "max_connections": max_connections,
+            "timeout": pool_timeout,
+            # A retry would multiply the timeout a dead server costs; the breaker decides.
+            "retry": Retry(NoBackoff(), 0),
+        }
+        self._client = client
+        self._async_client = async_client
+        self._async_loop: asyncio.AbstractEventLoop | None = None
+        self._owns_async = async_client is None
+        self.breaker = breaker or CircuitBreaker(f"redis {url or 'client'}")
+        self._tag_sha: str | None = None
+
+    def __repr__(self) -> str:
+        return f"RedisBackend({self._url or 'client'!r}, breaker={self.breaker.state})"
+
+    # -- clients ----------------------------------------------------------------
+
+    @property
+    def client(self) -> Any:
+        """
+        The sync redis-py client (built on first use from ``url``).
+        """
+        if self._client is None:
+            if self._url is None:
+                raise ConfigurationError("this RedisBackend was given no sync client")
+            pool = redis.BlockingConnectionPool.from_url(self._url, **self._options)
+            self._client = redis.Redis(connection_pool=pool)
+        return self._client
+
+    def async_client(self) -> Any:
+        """
+        The asyncio client of the running event loop (built on first use from ``url``).
+        """
+        loop = asyncio.get_running_loop()
+        if self._async_loop is loop and self._async_client is not None:
+            return self._async_client
+        if not self._owns_async:
+            return self._async_client
+        if self._url is None:
+            raise ConfigurationError("this RedisBackend needs async_client= for asyncio use")
+        pool = aioredis.BlockingConnectionPool.from_url(self._url, **self._options)
+        self._async_client = aioredis.Redis(connection_pool=pool)
+        self._async_loop = loop
+        return self._async_client
+
+    # -- the one place driver errors are translated -------------------------------
+
+    def _guarded(self, operation: str, call: Callable[[], T]) -> T:
+        breaker = self.breaker
+        if not breaker.allow():
+            raise BackendUnavailable("RedisBackend", operation, "circuit breaker open")
+        try:
+            result = call()
+        except _DRIVER_ERRORS as exc:
+            breaker.failure()
+            raise BackendError("RedisBackend", operation, type(exc).__name__) from exc
+        breaker.success()
+        return result
+
+    async def _aguarded(self, operation: str, call: Callable[[], Awaitable[T]]) -> T:
+        breaker = self.breaker
+        if not breaker.allow():
+            raise BackendUnavailable("RedisBackend", operation, "circuit breaker open")
+        try:
+            result = await call()
+        except _DRIVER_ERRORS as exc:
+            breaker.failure()
+            raise BackendError("RedisBackend", operation, type(exc).__name__) from exc
+        breaker.success()
+        return result
+
+    # -- the contract -------------------------------------------------------------
+
+    def get(self, key: str) -> Any:
+        """
+        ``GET key``: the stored bytes, or `MISS`.
+        """
+        value = self._guarded("get", lambda: self.client.get(key))
+        return MISS if value is None else value
+
+    async def aget(self, key: str) -> Any:
+        """
+        Async twin of `get`.
+        """
+        client = self.async_client()
+        value = await self._aguarded("get", lambda: client.get(key))
+        return MISS if value is None else value
+
+    def get_many(self, keys: Sequence[str]) -> list[Any]:
+        """
+        ``MGET`` (per slot on a cluster): one value or `MISS` per key.
+        """
+        if not keys:
+            return []
+        values = self._guarded("get_many", lambda: _mget(self.client, keys))
+        return [MISS if value is None else value for value in values]
+
+    async def aget_many(self, keys: Sequence[str]) -> list[Any]:
+        """
+        Async twin of `get_many`.
+        """
+        if not keys:
+            return []
+        client = self.async_client()
+        values = await self._aguarded("get_many", lambda: _amget(client, keys))
+        return [MISS if value is None else value for value in values]
+
+    def set(self, key: str, value: Any, ttl: float) -> None:
+        """
+        ``SET key value PX ttl``.
+        """
+        self._guarded("set", lambda: self.client.set(key, value, px=_ms(ttl)))
+
+    async def aset(self, key: str, value: Any, ttl: float) -> None:
+        """
+        Async twin of `set`.
+        """
+        client = self.async_client()
+        await self._aguarded("set", lambda: client.set(key, value, px=_ms(ttl)))
+
+    def add(self, key: str, value: Any, ttl: float) -> bool:
+        """
+        ``SET key value NX PX ttl``: True if stored.
+        """
+        return bool(self._guarded("add", lambda: self.client.set(key, value, nx=True, px=_ms(ttl))))
+
+    async def aadd(self, key: str, value: Any, ttl: float) -> bool:
+        """
+        Async twin of `add`.
+        """
+        client = self.async_client()
+        stored = await self._aguarded("add", lambda: client.set(key, value, nx=True, px=_ms(ttl)))
+        return bool(stored)
+
+    def delete(self, key: str) -> bool:
+        """
+        ``DEL key``: True if it existed.
+        """
+        return bool(self._guarded("delete", lambda: self.client.delete(key)))
+
+    async def adelete(self, key: str) -> bool:
+        """
+        Async twin of `delete`.
+        """
+        client = self.async_client()
+        return bool(await self._aguarded("delete", lambda: client.delete(key)))
+
+    def delete_many(self, keys: Sequence[str]) -> int:
+        """
+        Delete every key (one ``DEL`` per key, so it works across cluster slots).
+        """
+        if not keys:
+            return 0
+        return int(self._guarded("delete_many", lambda: _delete_each(self.client, keys)))
+
+    async def adelete_many(self, keys: Sequence[str]) -> int:
+        """
+        Async twin of `delete_many`.
+        """
+        if not keys:
+            return 0
+        client = self.async_client()
+        return int(await self._aguarded("delete_many", lambda: _adelete_each(client, keys)))
+
+    def clear_prefix(self, prefix: str) -> int:
+        """
+        ``SCAN MATCH prefix*`` then delete what matched; other keys are untouched.
+        """
+        pattern = _glob_escape(prefix) + "*"
+
+        def run() -> int:
+            keys = [k.decode() for k in self.client.scan_iter(match=pattern, count=1000)]
+            return _delete_each(self.client, keys) if keys else 0
+
+        return self._guarded("clear_prefix", run)
+
+    async def aclear_prefix(self, prefix: str) -> int:
+        """
+        Async twin of `clear_prefix`.
+        """
+        client = self.async_client()
+        pattern = _glob_escape(prefix) + "*"
+
+        async def run() -> int:
+            keys = [k.decode() async for k in client.scan_iter(match=pattern, count=1000)]
+            return await _adelete_each(client, keys) if keys else 0
+
+        return await self._aguarded("clear_prefix", run)
+
+    def tag_keys(self, tag: str, keys: Sequence[str], ttl: float) -> None:
+        """
+        Add ``keys`` to the set stored at ``tag``, kept alive for at least ``ttl``.
+        """
+        self._guarded(
+            "tag_keys", lambda: self.client.eval(_TAG_SCRIPT, 1, tag, _ms(ttl), *keys)
+        )
+
+    async def atag_keys(self, tag: str, keys: Sequence[str], ttl: float) -> None:
+        """
+        Async twin of `tag_keys`.
+        """
+        client = self.async_client()
+        await self._aguarded("tag_keys", lambda: client.eval(_TAG_SCRIPT, 1, tag, _ms(ttl), *keys))
+
+    def pop_tag(self, tag: str) -> list[str]:
+        """
+        Read and delete the set stored at ``tag`` atomically (``MULTI``).
+        """
+
+        def run() -> list[str]:
+            pipe = self.client.pipeline(transaction=True)
+            pipe.smembers(tag)
+            pipe.delete(tag)
+            members, _ = pipe.execute()
+            return sorted(m.decode() for m in members)
+
+        return self._guarded("pop_tag", run)
+
+    async def apop_tag(self, tag: str) -> list[str]:
+        """
+        Async twin of `pop_tag`.
+        """
+        client = self.async_client()
+
+        async def run() -> list[str]:
+            pipe = client.pipeline(transaction=True)
+            pipe.smembers(tag)
+            pipe.delete(tag)
+            members, _ = await pipe.execute()
+            return sorted(m.decode() for m in members)
+
+        return await self._aguarded("pop_tag", run)
+
+    def close(self) -> None:
+        """
+        Close the sync client's connections.
+        """
+        if self._client is not None:
+            self._client.close()
+
+    async def aclose(self) -> None:
+        """
+        Close the asyncio client's connections.
+        """
+        if self._async_client is not None and self._owns_async:
+            await self._async_client.aclose()
+            self._async_client = None
+            self._async_loop = None
+
+
+def _is_cluster(client: Any) -> bool:
+    return hasattr(client, "mget_nonatomic")
+
+
+def _mget(client: Any, keys: Sequence[str]) -> list[Any]:
+    if _is_cluster(client):
+        return list(client.mget_nonatomic(keys))
+    return list(client.mget(keys))
+
+
+async def _amget(client: Any, keys: Sequence[str]) -> list[Any]:
+    if _is_cluster(client):
+        return list(await client.mget_nonatomic(keys))
+    return list(await client.mget(keys))
+
+
+def _delete_each(client: Any, keys: Sequence[str]) -> int:
+    pipe = client.pipeline(transaction=False)
+    for key in keys:
+        pipe.delete(key)
+    return sum(pipe.execute())
+
+
+async def _adelete_each(client: Any, keys: Sequence[str]) -> int:
+    pipe = client.pipeline(transaction=False)
+    for key in keys:
+        pipe.delete(key)
+    return sum(await pipe.execute())
+
+
+def _glob_escape(text: str) -> str:
+    return "".join("\\" + ch if ch in "*?[]\\" else ch for ch in text)

@@ -1,0 +1,560 @@
+"""
+`Cache`: the one object user code holds.
+
+A cache puts a backend behind a namespace and a version, encodes values for
+byte backends, turns every backend fault and every corrupt entry into a
+miss, deduplicates concurrent loads, and counts what happens.
+
+Read path::
+
+    full key = namespace:version:key
+    backend.get ──▶ MISS ─────────────────────────────┐
+         │                                            ▼
+         ├─ BackendError ──▶ count, miss ──▶ single-flight: loader() ──▶ store (errors counted)
+         ├─ bytes ─▶ decode ─ SerializationError ─▶ count, miss
+         └─ value ─▶ policy.from_store ─▶ fresh: hit / stale: serve + one refresh
+
+Sync methods and their ``a``-prefixed async twins sit side by side; the
+decisions they share live in `wa_perfkit.policy` so the twins only differ in
+their I/O.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from functools import partial
+from typing import Any, TypeVar
+
+from wa_perfkit._log import RateLimitedWarning, logger
+from wa_perfkit._singleflight import AsyncFlight, ThreadFlight
+from wa_perfkit.backends.base import MISS, Backend, PrefixClearable, TagIndex
+from wa_perfkit.errors import BackendError, ConfigurationError, SerializationError
+from wa_perfkit.keys import MAX_PLAIN_LENGTH, digest
+from wa_perfkit.metrics import Stats, StatsSnapshot, total
+from wa_perfkit.policy import Policy
+from wa_perfkit.serialization import JsonSerializer, Serializer
+
+__all__ = ["Cache"]
+
+T = TypeVar("T")
+
+_TAG_SEGMENT = "__tag__:"
+
+
+class Cache:
+    """
+    A namespaced, versioned cache over one backend.
+
+    Args:
+        backend: where entries live (`MemoryBackend`, `RedisBackend`, ...).
+        namespace: the first key segment; caches with different namespaces
+            never see each other's entries, even in one Redis database.
+        version: the second key segment; bump it to abandon every old entry
+            (after a change in what is cached) without deleting anything.
+        serializer: encodes values for byte backends; `JsonSerializer` by default.
+        name: the name in stats, logs and metrics; defaults to ``namespace``.
+        clock: wall clock in seconds since the epoch (injectable for tests).
+
+    Raises:
+        ConfigurationError: the namespace or version contains ``:`` or is empty.
+    """
+
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        namespace: str = "wa_perfkit",
+        version: str | int = 1,
+        serializer: Serializer | None = None,
+        name: str | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        version = str(version)
+        for label, value in (("namespace", namespace), ("version", version)):
+            if not value or ":" in value:
+                raise ConfigurationError(f"{label} must be non-empty, without ':': {value!r}")
+        self.backend = backend
+        self.namespace = namespace
+        self.version = version
+        self.name = name or namespace
+        self.prefix = f"{namespace}:{version}:"
+        self.serializer: Serializer = serializer or JsonSerializer()
+        self.clock = clock
+        self._stats = Stats(self.name)
+        self._children: list[Stats] = []
+        self._children_lock = threading.Lock()
+        self._thread_flight = ThreadFlight()
+        self._async_flight = AsyncFlight()
+        self._warn = RateLimitedWarning()
+        # Decided once: an object backend is read directly, a byte backend through decode.
+        self.read: Callable[[str], Any] = (
+            backend.get if backend.stores_objects else self._read_bytes
+        )
+
+    def __repr__(self) -> str:
+        return f"Cache({self.backend!r}, namespace={self.namespace!r}, version={self.version!r})"
+
+    # -- keys -----------------------------------------------------------------
+
+    def full_key(self, key: str) -> str:
+        """
+        Return the backend key of ``key``: ``namespace:version:key`` (long keys digested).
+        """
+        if len(key) > MAX_PLAIN_LENGTH * 2:
+            key = "#" + digest(key)
+        return self.prefix + key
+
+    def tag_key(self, tag: str) -> str:
+        """
+        Return the backend key under which ``tag``'s members are indexed.
+        """
+        return self.prefix + _TAG_SEGMENT + tag
+
+    # -- reads ----------------------------------------------------------------
+
+    def get(self, key: str, default: Any = MISS) -> Any:
+        """
+        Return the value under ``key``, or ``default`` (`MISS` unless given).
+
+        Backend faults and corrupt entries count as misses and never raise.
+        """
+        value = self.read(self.full_key(key))
+        return default if value is MISS else value
+
+    async def aget(self, key: str, default: Any = MISS) -> Any:
+        """
+        Async twin of `get`.
+        """
+        value = await self.aread(self.full_key(key))
+        return default if value is MISS else value
+
+    def get_many(self, keys: Sequence[str]) -> list[Any]:
+        """
+        Return one value or `MISS` per key, in order (one round trip on Redis).
+        """
+        raws = self._guard(lambda: self.backend.get_many([self.full_key(k) for k in keys]))
+        if raws is MISS:
+            return [MISS] * len(keys)
+        return [self._decode(k, raw) for k, raw in zip(keys, raws, strict=True)]
+
+    async def aget_many(self, keys: Sequence[str]) -> list[Any]:
+        """
+        Async twin of `get_many`.
+        """
+        raws = await self._aguard(self.backend.aget_many([self.full_key(k) for k in keys]))
+        if raws is MISS:
+            return [MISS] * len(keys)
+        return [self._decode(k, raw) for k, raw in zip(keys, raws, strict=True)]
+
+    def _read_bytes(self, full_key: str) -> Any:
+        try:
+            data = self.backend.get(full_key)
+        except BackendError as exc:
+            self._backend_failed(exc)
+            return MISS
+        return self._decode(full_key, data)
+
+    async def aread(self, full_key: str) -> Any:
+        """
+        Read a full backend key: the value, or `MISS` on a miss, fault or corrupt entry.
+        """
+        try:
+            data = await self.backend.aget(full_key)
+        except BackendError as exc:
+            self._backend_failed(exc)
+            return MISS
+        return data if self.backend.stores_objects else self._decode(full_key, data)
+
+    def _decode(self, key: str, data: Any) -> Any:
+        if data is MISS or self.backend.stores_objects:
+            return data
+        try:
+            return self.serializer.loads(data)
+        except SerializationError as exc:
+            self._corrupt(key, exc.reason)
+            return MISS
+
+    def _corrupt(self, key: str, reason: str) -> None:
+        self._stats.count_decode_error()
+        self._warn.warn(
+            "decode", "wa_perfkit: cache %s ignored an undecodable entry %s (%s)",
+            self.name, digest(key)[:12], reason,
+        )
+
+    # -- writes ---------------------------------------------------------------
+
+    def set(self, key: str, value: Any, ttl: float, *, tags: Iterable[str] = ()) -> bool:
+        """
+        Store ``value`` under ``key`` for ``ttl`` seconds, indexed under ``tags``.
+
+        Returns:
+            True if stored; False if the value could not be encoded or the backend
+            failed (both are logged and counted, never raised).
+        """
+        return self.write(self.full_key(key), value, ttl, tuple(tags))
+
+    async def aset(self, key: str, value: Any, ttl: float, *, tags: Iterable[str] = ()) -> bool:
+        """
+        Async twin of `set`.
+        """
+        return await self.awrite(self.full_key(key), value, ttl, tuple(tags))
+
+    def add(self, key: str, value: Any, ttl: float) -> bool:
+        """
+        Store ``value`` only if ``key`` holds nothing; True if this call stored it.
+
+        Atomic across threads, tasks and (on Redis) processes, which makes it a
+        building block for deduplication and locks.
+
+        Raises:
+            BackendError: the backend failed; unlike a read, a set-if-absent
+                cannot degrade silently, so the caller decides.
+            SerializationError: ``value`` cannot be encoded.
+        """
+        return self.backend.add(self.full_key(key), self._encode(value), ttl)
+
+    async def aadd(self, key: str, value: Any, ttl: float) -> bool:
+        """
+        Async twin of `add`.
+        """
+        return await self.backend.aadd(self.full_key(key), self._encode(value), ttl)
+
+    def delete(self, key: str) -> bool:
+        """
+        Remove ``key``; True if it existed. A backend fault is logged and returns False.
+        """
+        return bool(self._guard(lambda: self.backend.delete(self.full_key(key))))
+
+    async def adelete(self, key: str) -> bool:
+        """
+        Async twin of `delete`.
+        """
+        return bool(await self._aguard(self.backend.adelete(self.full_key(key))))
+
+    def delete_many(self, keys: Sequence[str]) -> int:
+        """
+        Remove every key; return how many existed (0 on a backend fault).
+        """
+        deleted = self._guard(lambda: self.backend.delete_many([self.full_key(k) for k in keys]))
+        return 0 if deleted is MISS else int(deleted)
+
+    async def adelete_many(self, keys: Sequence[str]) -> int:
+        """
+        Async twin of `delete_many`.
+        """
+        deleted = await self._aguard(self.backend.adelete_many([self.full_key(k) for k in keys]))
+        return 0 if deleted is MISS else int(deleted)
+
+    def invalidate_tags(self, *tags: str) -> int:
+        """
+        Remove every entry stored with any of ``tags``; return how many were removed.
+        """
+        backend = self._tag_backend()
+        removed = 0
+        for tag in tags:
+            members = self._guard(partial(backend.pop_tag, self.tag_key(tag)))
+            if members is not MISS and members:
+                removed += int(self._guard(partial(self.backend.delete_many, members)) or 0)
+        return removed
+
+    async def ainvalidate_tags(self, *tags: str) -> int:
+        """
+        Async twin of `invalidate_tags`.
+        """
+        backend = self._tag_backend()
+        removed = 0
+        for tag in tags:
+            members = await self._aguard(backend.apop_tag(self.tag_key(tag)))
+            if members is not MISS and members:
+                removed += int(await self._aguard(self.backend.adelete_many(members)) or 0)
+        return removed
+
+    def clear(self) -> int:
+        """
+        Remove every entry of this cache's namespace and version, and nothing else.
+
+        Raises:
+            ConfigurationError: the backend cannot clear by prefix.
+        """
+        backend = self._clearable()
+        return int(self._guard(lambda: backend.clear_prefix(self.prefix)) or 0)
+
+    async def aclear(self) -> int:
+        """
+        Async twin of `clear`.
+        """
+        backend = self._clearable()
+        return int(await self._aguard(backend.aclear_prefix(self.prefix)) or 0)
+
+    def write(self, full_key: str, value: Any, ttl: float, tags: tuple[str, ...] = ()) -> bool:
+        """
+        Store under a full backend key; faults are counted and logged, never raised.
+        """
+        try:
+            payload = self._encode(value)
+        except SerializationError as exc:
+            self._unstorable(exc)
+            return False
+        stored = self._guard(lambda: self.backend.set(full_key, payload, ttl)) is not MISS
+        if stored and tags:
+            index = self._tag_backend()
+            for tag in tags:
+                self._guard(partial(index.tag_keys, self.tag_key(tag), [full_key], ttl))
+        return stored
+
+    async def awrite(
+        self, full_key: str, value: Any, ttl: float, tags: tuple[str, ...] = ()
+    ) -> bool:
+        """
+        Async twin of `write`.
+        """
+        try:
+            payload = self._encode(value)
+        except SerializationError as exc:
+            self._unstorable(exc)
+            return False
+        stored = await self._aguard(self.backend.aset(full_key, payload, ttl)) is not MISS
+        if stored and tags:
+            index = self._tag_backend()
+            for tag in tags:
+                await self._aguard(index.atag_keys(self.tag_key(tag), [full_key], ttl))
+        return stored
+
+    def _encode(self, value: Any) -> Any:
+        return value if self.backend.stores_objects else self.serializer.dumps(value)
+
+    # -- get or load ----------------------------------------------------------
+
+    def get_or_load(
+        self,
+        key: str,
+        loader: Callable[[], T],
+        ttl: float | Policy,
+        *,
+        tags: Iterable[str] = (),
+    ) -> T:
+        """
+        Return the cached value of ``key``, or run ``loader`` once and cache its result.
+
+        Concurrent misses of one key in this process run ``loader`` once; its
+        exception reaches every waiter and nothing is cached.
+
+        Args:
+            key: the key, relative to this cache's namespace.
+            loader: computes the value on a miss.
+            ttl: seconds, or a `Policy` for jitter, stale-while-revalidate, cache_none.
+            tags: tags to index the entry under.
+        """
+        policy = ttl if isinstance(ttl, Policy) else Policy(ttl)
+        return self.load_through(self.full_key(key), loader, policy, self._stats, tuple(tags))
+
+    async def aget_or_load(
+        self,
+        key: str,
+        loader: Callable[[], Awaitable[T]],
+        ttl: float | Policy,
+        *,
+        tags: Iterable[str] = (),
+    ) -> T:
+        """
+        Async twin of `get_or_load`; ``loader`` is an async callable.
+        """
+        policy = ttl if isinstance(ttl, Policy) else Policy(ttl)
+        return await self.aload_through(
+            self.full_key(key), loader, policy, self._stats, tuple(tags)
+        )
+
+    def load_through(
+        self,
+        full_key: str,
+        loader: Callable[[], T],
+        policy: Policy,
+        stats: Stats,
+        tags: tuple[str, ...] = (),
+    ) -> T:
+        """
+        The sync read-through engine behind `get_or_load` and `ttl_repository`.
+        """
+        stored = self.read(full_key)
+        if stored is not MISS:
+            value, fresh = self._unpack(full_key, stored, policy)
+            if fresh:
+                stats.count_hit()
+                return value  # type: ignore[no-any-return]
+            if value is not MISS:
+                stats.count_stale_hit()
+                self._refresh_in_thread(full_key, loader, policy, stats, tags)
+                return value  # type: ignore[no-any-return]
+        stats.count_miss()
+        return self._thread_flight.run(
+            full_key, lambda: self._load_and_store(full_key, loader, policy, stats, tags)
+        )
+
+    async def aload_through(
+        self,
+        full_key: str,
+        loader: Callable[[], Awaitable[T]],
+        policy: Policy,
+        stats: Stats,
+        tags: tuple[str, ...] = (),
+    ) -> T:
+        """
+        The async read-through engine behind `aget_or_load` and `ttl_repository`.
+        """
+        stored = await self.aread(full_key)
+        if stored is not MISS:
+            value, fresh = self._unpack(full_key, stored, policy)
+            if fresh:
+                stats.count_hit()
+                return value  # type: ignore[no-any-return]
+            if value is not MISS:
+                stats.count_stale_hit()
+                self._async_flight.start(
+                    full_key, lambda: self._aload_and_store(full_key, loader, policy, stats, tags)
+                )
+                return value  # type: ignore[no-any-return]
+        stats.count_miss()
+        return await self._async_flight.run(
+            full_key, lambda: self._aload_and_store(full_key, loader, policy, stats, tags)
+        )
+
+    def _unpack(self, full_key: str, stored: Any, policy: Policy) -> tuple[Any, bool]:
+        try:
+            return policy.from_store(stored, self.clock())
+        except ValueError:
+            self._corrupt(full_key, "bad-stale-pair")
+            return MISS, False
+
+    def _load_and_store(
+        self,
+        full_key: str,
+        loader: Callable[[], T],
+        policy: Policy,
+        stats: Stats,
+        tags: tuple[str, ...],
+    ) -> T:
+        started = time.perf_counter()
+        try:
+            value = loader()
+        except BaseException:
+            stats.count_load_error()
+            raise
+        stats.record_load(time.perf_counter() - started)
+        fresh_ttl = policy.fresh_ttl(value)
+        if fresh_ttl is not None:
+            stored, ttl = policy.to_store(value, fresh_ttl, self.clock())
+            self.write(full_key, stored, ttl, tags)
+        return value
+
+    async def _aload_and_store(
+        self,
+        full_key: str,
+        loader: Callable[[], Awaitable[T]],
+        policy: Policy,
+        stats: Stats,
+        tags: tuple[str, ...],
+    ) -> T:
+        started = time.perf_counter()
+        try:
+            value = await loader()
+        except BaseException:
+            stats.count_load_error()
+            raise
+        stats.record_load(time.perf_counter() - started)
+        fresh_ttl = policy.fresh_ttl(value)
+        if fresh_ttl is not None:
+            stored, ttl = policy.to_store(value, fresh_ttl, self.clock())
+            await self.awrite(full_key, stored, ttl, tags)
+        return value
+
+    def _refresh_in_thread(
+        self,
+        full_key: str,
+        loader: Callable[[], Any],
+        policy: Policy,
+        stats: Stats,
+        tags: tuple[str, ...],
+    ) -> None:
+        if self._thread_flight.in_flight(full_key):
+            return
+
+        def refresh() -> None:
+            try:
+                self._thread_flight.run(
+                    full_key, lambda: self._load_and_store(full_key, loader, policy, stats, tags)
+                )
+            except Exception:  # the stale value was served; the next read retries
+                logger.debug("wa_perfkit: background refresh failed in %s", self.name)
+
+        threading.Thread(target=refresh, name="wa_perfkit-refresh", daemon=True).start()
+
+    # -- stats and lifecycle --------------------------------------------------
+
+    def new_stats(self, name: str) -> Stats:
+        """
+        Create a `Stats` counted into this cache's totals (one per decorated function).
+        """
+        stats = Stats(name)
+        with self._children_lock:
+            self._children.append(stats)
+        return stats
+
+    def stats(self) -> StatsSnapshot:
+        """
+        Return this cache's counters, including every function that uses it.
+        """
+        state = getattr(getattr(self.backend, "breaker", None), "state", "closed")
+        with self._children_lock:
+            children = list(self._children)
+        return total([self._stats.snapshot(state), *(c.snapshot() for c in children)])
+
+    def close(self) -> None:
+        """
+        Close the backend.
+        """
+        self.backend.close()
+
+    async def aclose(self) -> None:
+        """
+        Async twin of `close`.
+        """
+        await self.backend.aclose()
+
+    # -- fault handling -------------------------------------------------------
+
+    def _guard(self, call: Callable[[], T]) -> T | Any:
+        try:
+            return call()
+        except BackendError as exc:
+            self._backend_failed(exc)
+            return MISS
+
+    async def _aguard(self, call: Awaitable[T]) -> T | Any:
+        try:
+            return await call
+        except BackendError as exc:
+            self._backend_failed(exc)
+            return MISS
+
+    def _backend_failed(self, exc: BackendError) -> None:
+        self._stats.count_backend_error()
+        self._warn.warn(
+            "backend:" + exc.operation, "wa_perfkit: cache %s degraded, backend %s failed: %s",
+            self.name, exc.operation, exc,
+        )
+
+    def _unstorable(self, exc: SerializationError) -> None:
+        self._warn.warn("encode", "wa_perfkit: cache %s cannot store a value: %s", self.name, exc)
+
+    def _tag_backend(self) -> TagIndex:
+        if not isinstance(self.backend, TagIndex):
+            raise ConfigurationError(f"{type(self.backend).__name__} does not support tags")
+        return self.backend
+
+    def _clearable(self) -> PrefixClearable:
+        if not isinstance(self.backend, PrefixClearable):
+            raise ConfigurationError(f"{type(self.backend).__name__} cannot clear by prefix")
+        return self.backend
+

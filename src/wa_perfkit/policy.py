@@ -1,0 +1,109 @@
+"""
+Sans-I/O decisions about what to store and for how long.
+
+Everything here is pure: given a value and the clock, it says whether to
+store, for how long, and whether what was read is fresh or stale. The sync
+and async drivers in `wa_perfkit.cache` only do the I/O around it, so both
+paths decide identically.
+
+With ``stale_ttl`` an entry is stored as ``[fresh_until, value]`` for
+``ttl + stale_ttl`` seconds: until ``fresh_until`` (a wall-clock time, so
+every process agrees) it is a hit; after it, and until the backend expires
+it, it is served stale while one refresh runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from typing import Any
+
+from wa_perfkit.errors import ConfigurationError
+
+__all__ = ["FRESH", "STALE", "Policy"]
+
+FRESH, STALE = True, False
+
+# Bounded so that a corrupted or foreign [fresh_until, value] pair is still a plain value check.
+_STALE_PAIR_LEN = 2
+
+
+@dataclasses.dataclass(frozen=True)
+class Policy:
+    """
+    How one cached function (or one `Cache.get_or_load` call) stores its values.
+
+    Args:
+        ttl: seconds a value is fresh.
+        jitter: a fraction in [0, 1): each stored TTL is shortened by a random
+            amount up to ``jitter * ttl``, so entries written together do not
+            all expire together. Never lengthened, so a TTL bound (a token's
+            ``exp``) still holds.
+        stale_ttl: seconds after ``ttl`` during which the old value is served
+            while one refresh runs (0 disables stale-while-revalidate).
+        cache_none: store ``None`` results too (for ``none_ttl`` seconds).
+        none_ttl: TTL of a cached ``None``; defaults to ``ttl``.
+
+    Raises:
+        ConfigurationError: a value is out of range.
+    """
+
+    ttl: float
+    jitter: float = 0.0
+    stale_ttl: float = 0.0
+    cache_none: bool = False
+    none_ttl: float | None = None
+
+    def __post_init__(self) -> None:
+        if not self.ttl > 0:
+            raise ConfigurationError(f"ttl must be positive, not {self.ttl!r}")
+        if not 0 <= self.jitter < 1:
+            raise ConfigurationError(f"jitter must be in [0, 1), not {self.jitter!r}")
+        if self.stale_ttl < 0:
+            raise ConfigurationError(f"stale_ttl must be >= 0, not {self.stale_ttl!r}")
+        if self.none_ttl is not None and not self.none_ttl > 0:
+            raise ConfigurationError(f"none_ttl must be positive, not {self.none_ttl!r}")
+
+    def fresh_ttl(self, value: Any, cap: float | None = None) -> float | None:
+        """
+        Return how long ``value`` stays fresh, or None if it must not be stored.
+
+        Args:
+            value: what the loader returned.
+            cap: an upper bound (seconds), e.g. until a token's ``exp``.
+        """
+        if value is None and not self.cache_none:
+            return None
+        ttl = self.none_ttl if value is None and self.none_ttl is not None else self.ttl
+        if self.jitter:
+            ttl -= ttl * self.jitter * random.random()  # noqa: S311 (spreading expiry, not security)
+        if cap is not None:
+            ttl = min(ttl, cap)
+        return ttl if ttl > 0 else None
+
+    def to_store(self, value: Any, fresh_ttl: float, now: float) -> tuple[Any, float]:
+        """
+        Return what to store and the backend TTL.
+
+        Args:
+            value: the loaded value.
+            fresh_ttl: the result of `fresh_ttl`.
+            now: the wall clock (seconds since the epoch).
+        """
+        if not self.stale_ttl:
+            return value, fresh_ttl
+        return [now + fresh_ttl, value], fresh_ttl + self.stale_ttl
+
+    def from_store(self, stored: Any, now: float) -> tuple[Any, bool]:
+        """
+        Split what was read into ``(value, FRESH or STALE)``.
+
+        Raises:
+            ValueError: with ``stale_ttl``, the stored shape is not ``[fresh_until, value]``.
+        """
+        if not self.stale_ttl:
+            return stored, FRESH
+        if type(stored) is not list or len(stored) != _STALE_PAIR_LEN:
+            raise ValueError("entry is not a [fresh_until, value] pair")
+        fresh_until, value = stored
+        return value, fresh_until > now

@@ -1,0 +1,268 @@
+"""
+A versioned JSON envelope that round-trips Python values faithfully.
+
+Stored bytes look like ``b"W1p" + json`` or ``b"W1t" + json``:
+
+* ``W1`` is the envelope version. An upgrade that changes the format bumps it,
+  and older entries simply become misses.
+* ``p`` means plain JSON: decoding is one ``json.loads`` with no hook.
+* ``t`` means the JSON contains tagged objects ``{"__wpk__": tag, "v": ...}``
+  for the types JSON cannot carry (datetime, date, UUID, Decimal, bytes,
+  tuples, sets, non-string dict keys, registered codecs); only then does the
+  decoder pay for an ``object_hook``.
+
+A hit returns a value equal to, and of the same type as, what was stored. A
+type the serializer does not know raises `SerializationError` on encode (the
+cache then skips storing; the caller still gets its value). Any failure on
+decode — foreign bytes, truncated JSON, a pickle payload, an unknown tag —
+raises `SerializationError`, which the cache turns into a miss.
+
+Pickle is never used: a shared Redis must not become code execution.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime as dt
+import json
+import uuid
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+from typing import Any, Generic, Protocol, TypeVar
+
+from wa_perfkit.errors import ConfigurationError, SerializationError
+
+__all__ = ["Codec", "JsonSerializer", "Serializer", "dataclass_codec", "pydantic_codec"]
+
+T = TypeVar("T")
+
+_PREFIX_PLAIN = b"W1p"
+_PREFIX_TAGGED = b"W1t"
+_TAG = "__wpk__"
+
+
+class Serializer(Protocol):
+    """
+    Turns values into bytes for remote backends and back.
+    """
+
+    def dumps(self, value: Any) -> bytes:
+        """
+        Encode ``value``; raise `SerializationError` if it cannot be encoded.
+        """
+
+    def loads(self, data: bytes) -> Any:
+        """
+        Decode ``data``; raise `SerializationError` on anything not produced by `dumps`.
+        """
+
+
+@dataclasses.dataclass(frozen=True)
+class Codec(Generic[T]):
+    """
+    Teaches a serializer one extra type.
+
+    Args:
+        name: the stable tag written into stored entries; never reuse it for another type.
+        type: the exact class handled (subclasses need their own codec).
+        encode: turns an instance into JSON-able data (which may itself contain
+            supported types such as datetime).
+        decode: rebuilds the instance from that data.
+    """
+
+    name: str
+    type: type[T]
+    encode: Callable[[T], Any]
+    decode: Callable[[Any], T]
+
+
+def dataclass_codec(cls: type[T], name: str | None = None) -> Codec[T]:
+    """
+    Build a `Codec` for a dataclass, field by field.
+
+    Args:
+        cls: the dataclass.
+        name: the stored tag; defaults to the class's qualified name.
+
+    Returns:
+        A codec to pass to `JsonSerializer(codecs=[...])`.
+
+    Raises:
+        ConfigurationError: ``cls`` is not a dataclass.
+    """
+    if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
+        raise ConfigurationError(f"{cls!r} is not a dataclass")
+    fields = tuple(f.name for f in dataclasses.fields(cls) if f.init)
+
+    def encode(obj: T) -> dict[str, Any]:
+        return {field: getattr(obj, field) for field in fields}
+
+    def decode(data: Any) -> T:
+        return cls(**data)
+
+    return Codec(name or f"{cls.__module__}.{cls.__qualname__}", cls, encode, decode)
+
+
+def pydantic_codec(cls: type[T], name: str | None = None) -> Codec[T]:
+    """
+    Build a `Codec` for a pydantic v2 model.
+
+    Args:
+        cls: the model class.
+        name: the stored tag; defaults to the class's qualified name.
+
+    Returns:
+        A codec to pass to `JsonSerializer(codecs=[...])`.
+
+    Raises:
+        ConfigurationError: ``cls`` is not a pydantic v2 model.
+    """
+    if not hasattr(cls, "model_validate"):
+        raise ConfigurationError(f"{cls!r} is not a pydantic v2 model")
+
+    def encode(obj: T) -> Any:
+        return obj.model_dump(mode="python")  # type: ignore[attr-defined]
+
+    def decode(data: Any) -> T:
+        return cls.model_validate(data)  # type: ignore[attr-defined, no-any-return]
+
+    return Codec(name or f"{cls.__module__}.{cls.__qualname__}", cls, encode, decode)
+
+
+class JsonSerializer:
+    """
+    The default serializer: versioned, JSON-based, faithful, never pickle.
+
+    Args:
+        codecs: extra types (dataclasses, pydantic models...) this serializer handles.
+    """
+
+    def __init__(self, codecs: Iterable[Codec[Any]] = ()) -> None:
+        self._by_type: dict[type, Codec[Any]] = {}
+        self._by_name: dict[str, Codec[Any]] = {}
+        for codec in codecs:
+            if codec.name in self._by_name or codec.type in self._by_type:
+                raise ConfigurationError(f"codec {codec.name!r} registered twice")
+            self._by_type[codec.type] = codec
+            self._by_name["c:" + codec.name] = codec
+
+    def dumps(self, value: Any) -> bytes:
+        """
+        Encode ``value`` into an envelope.
+
+        Args:
+            value: any supported value.
+
+        Returns:
+            The stored bytes.
+
+        Raises:
+            SerializationError: a value of an unsupported type was found.
+        """
+        tagged: list[bool] = []
+        tree = self._to_tree(value, tagged)
+        body = json.dumps(tree, ensure_ascii=False, separators=(",", ":"), allow_nan=True)
+        return (_PREFIX_TAGGED if tagged else _PREFIX_PLAIN) + body.encode()
+
+    def loads(self, data: bytes) -> Any:
+        """
+        Decode an envelope made by `dumps`.
+
+        Args:
+            data: the stored bytes.
+
+        Returns:
+            The original value.
+
+        Raises:
+            SerializationError: the bytes are foreign, truncated or corrupt.
+        """
+        prefix = data[:3]
+        try:
+            if prefix == _PREFIX_PLAIN:
+                return json.loads(data[3:])
+            if prefix == _PREFIX_TAGGED:
+                return json.loads(data[3:], object_hook=self._from_tagged)
+        except SerializationError:
+            raise
+        except Exception as exc:  # any decode failure is a miss, whatever raised it
+            raise SerializationError("bad-envelope", f"cannot decode entry: {exc!r}") from None
+        raise SerializationError("foreign-entry", "entry was not written by wa_perfkit")
+
+    # -- encoding ---------------------------------------------------------------
+
+    def _to_tree(self, value: Any, tagged: list[bool]) -> Any:
+        kind = type(value)
+        if kind is str or kind is int or kind is float or kind is bool or value is None:
+            return value
+        if kind is list:
+            return [self._to_tree(item, tagged) for item in value]
+        if kind is dict:
+            if all(type(k) is str for k in value) and _TAG not in value:
+                return {k: self._to_tree(v, tagged) for k, v in value.items()}
+            pairs = [[self._to_tree(k, tagged), self._to_tree(v, tagged)] for k, v in value.items()]
+            return self._tag("map", pairs, tagged)
+        encoder = _SCALAR_ENCODERS.get(kind)
+        if encoder is not None:
+            return self._tag(encoder[0], encoder[1](value), tagged)
+        if kind is tuple or kind is set or kind is frozenset:
+            items = [self._to_tree(item, tagged) for item in value]
+            return self._tag(kind.__name__, items, tagged)
+        codec = self._by_type.get(kind)
+        if codec is not None:
+            return self._tag("c:" + codec.name, self._to_tree(codec.encode(value), tagged), tagged)
+        raise SerializationError(
+            "unsupported-type",
+            f"cannot cache a {kind.__qualname__}: register a Codec for it",
+        )
+
+    @staticmethod
+    def _tag(tag: str, payload: Any, tagged: list[bool]) -> dict[str, Any]:
+        if not tagged:
+            tagged.append(True)
+        return {_TAG: tag, "v": payload}
+
+    # -- decoding ---------------------------------------------------------------
+
+    def _from_tagged(self, obj: dict[str, Any]) -> Any:
+        tag = obj.get(_TAG)
+        if tag is None:
+            return obj
+        payload = obj["v"]
+        decoder = _SCALAR_DECODERS.get(tag)
+        if decoder is not None:
+            return decoder(payload)
+        codec = self._by_name.get(tag)
+        if codec is not None:
+            return codec.decode(payload)
+        raise SerializationError("unknown-tag", f"unknown tag {tag!r}")
+
+
+def _encode_datetime(value: dt.datetime) -> str:
+    return value.isoformat()
+
+
+_SCALAR_ENCODERS: dict[type, tuple[str, Callable[[Any], Any]]] = {
+    dt.datetime: ("dt", _encode_datetime),
+    dt.date: ("date", dt.date.isoformat),
+    dt.time: ("time", dt.time.isoformat),
+    dt.timedelta: ("td", lambda v: [v.days, v.seconds, v.microseconds]),
+    uuid.UUID: ("uuid", str),
+    Decimal: ("dec", str),
+    bytes: ("b64", lambda v: base64.b64encode(v).decode("ascii")),
+}
+
+_SCALAR_DECODERS: dict[str, Callable[[Any], Any]] = {
+    "dt": dt.datetime.fromisoformat,
+    "date": dt.date.fromisoformat,
+    "time": dt.time.fromisoformat,
+    "td": lambda v: dt.timedelta(days=v[0], seconds=v[1], microseconds=v[2]),
+    "uuid": uuid.UUID,
+    "dec": Decimal,
+    "b64": lambda v: base64.b64decode(v, validate=True),
+    "tuple": tuple,
+    "set": set,
+    "frozenset": frozenset,
+    "map": lambda pairs: {k: v for k, v in pairs},
+}
