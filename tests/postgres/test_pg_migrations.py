@@ -44,7 +44,9 @@ class TestShippedMigrations:
 
 
 class TestApply:
-    def test_apply_on_a_fresh_database_applies_everything(self, fresh_dsn: str, connect: Connect) -> None:
+    def test_apply_on_a_fresh_database_applies_everything(
+        self, fresh_dsn: str, connect: Connect
+    ) -> None:
         """A database with only the schema gets all three migrations, recorded."""
         conn = connect(fresh_dsn)
         assert set(_states(conn).values()) == {sql.State.PENDING}
@@ -75,7 +77,7 @@ class TestApply:
     def test_an_index_migration_interrupted_half_way_is_completed(
         self, fresh_dsn: str, connect: Connect
     ) -> None:
-        """Only three of the eight CONCURRENTLY statements ran: status says pending, apply finishes."""
+        """Only three of the eight CONCURRENTLY statements ran: pending, then completed."""
         conn = connect(fresh_dsn)
         for statement in sql.load_migrations()[0].statements[:3]:
             conn.execute(statement.encode())
@@ -90,7 +92,7 @@ class TestApply:
     def test_an_invalid_index_from_a_failed_concurrent_build_is_reported_and_rebuilt(
         self, fresh_dsn: str, connect: Connect
     ) -> None:
-        """A real failed CREATE INDEX CONCURRENTLY leaves INVALID; status names it; apply rebuilds it."""
+        """A failed concurrent build leaves an INVALID index: status names it, apply rebuilds it."""
         conn = connect(fresh_dsn)
         sql.apply_migrations(conn)
         conn.execute("INSERT INTO whatsapp_accounts (name, phone_number_id) VALUES ('a', '1')")
@@ -120,7 +122,9 @@ class TestApply:
         assert row[0] is True
         assert "(contact_id)" in row[1]
 
-    def test_a_dropped_index_makes_the_migration_invalid(self, fresh_dsn: str, connect: Connect) -> None:
+    def test_a_dropped_index_makes_the_migration_invalid(
+        self, fresh_dsn: str, connect: Connect
+    ) -> None:
         """Someone dropped a keyset index by hand: status says which, apply recreates it."""
         conn = connect(fresh_dsn)
         sql.apply_migrations(conn)
@@ -157,7 +161,9 @@ class TestApply:
 
 
 class TestMaterializedView:
-    def test_refresh_concurrently_picks_up_role_changes(self, fresh_dsn: str, connect: Connect) -> None:
+    def test_refresh_concurrently_picks_up_role_changes(
+        self, fresh_dsn: str, connect: Connect
+    ) -> None:
         """mv_users_with_roles shows a new role after a concurrent refresh."""
         conn = connect(fresh_dsn)
         sql.apply_migrations(conn)
