@@ -35,6 +35,7 @@ import string
 from collections.abc import Sequence
 from typing import Final
 
+from wa_perfkit._secret import Secret
 from wa_perfkit.errors import ConfigurationError, InvalidSignature, PayloadTooLarge
 
 __all__ = [
@@ -53,8 +54,8 @@ SIGNATURE_HEADER: Final = "X-Hub-Signature-256"
 #: Default body limit: real deliveries are a few kilobytes; 3 MiB leaves ample headroom.
 DEFAULT_MAX_BODY_BYTES: Final = 3 * 1024 * 1024
 
-#: One app secret, or several during a rotation.
-AppSecret = str | bytes | Sequence[str | bytes]
+#: One app secret, or several during a rotation (`Secret` keeps them out of reprs and logs).
+AppSecret = str | bytes | Secret | Sequence[str | bytes | Secret]
 
 _PREFIX: Final = "sha256="
 _HEX_LENGTH: Final = hashlib.sha256().digest_size * 2
@@ -90,7 +91,7 @@ def verify_webhook_signature(
         raise InvalidSignature("mismatch")
 
 
-def sign_body(body: bytes, app_secret: str | bytes) -> str:
+def sign_body(body: bytes, app_secret: str | bytes | Secret) -> str:
     """
     Return the ``X-Hub-Signature-256`` value Meta would send for ``body``.
 
@@ -127,7 +128,7 @@ def normalize_secrets(app_secret: AppSecret) -> tuple[bytes, ...]:
     Turn one secret or a rotation list into a non-empty tuple of byte strings.
 
     Args:
-        app_secret: a secret (``str`` is UTF-8 encoded) or a sequence of them.
+        app_secret: a secret (``str`` is UTF-8 encoded, `Secret` unwrapped) or a sequence.
 
     Returns:
         The secrets as bytes, in the order given.
@@ -135,11 +136,17 @@ def normalize_secrets(app_secret: AppSecret) -> tuple[bytes, ...]:
     Raises:
         ConfigurationError: the sequence is empty or a secret is empty.
     """
-    items = [app_secret] if isinstance(app_secret, str | bytes) else list(app_secret)
-    secrets = tuple(s.encode() if isinstance(s, str) else bytes(s) for s in items)
+    items = [app_secret] if isinstance(app_secret, str | bytes | Secret) else list(app_secret)
+    secrets = tuple(_as_bytes(s) for s in items)
     if not secrets or not all(secrets):
         raise ConfigurationError("app_secret must be one or more non-empty secrets")
     return secrets
+
+
+def _as_bytes(secret: str | bytes | Secret) -> bytes:
+    if isinstance(secret, Secret):
+        return secret.get_secret_value()
+    return secret.encode() if isinstance(secret, str) else bytes(secret)
 
 
 def _parse_header(header: str | None) -> bytes:

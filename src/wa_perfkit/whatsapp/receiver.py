@@ -1,0 +1,131 @@
+"""
+`WebhookReceiver`: the framework-free core both web adapters drive.
+
+It holds the app secret(s), the verify token and the body limit, and turns
+request parts (headers, query parameters, raw body) into a verified
+`WebhookDelivery`, a challenge to echo, or a typed error. The FastAPI and
+Flask adapters only read the request and map errors to status codes::
+
+    InvalidSignature -> 401    PayloadTooLarge -> 413
+    InvalidPayload   -> 400    HandshakeRefused -> 403
+
+Secrets are held as `Secret`, so neither the receiver's repr nor a
+traceback showing it reveals them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from wa_perfkit._secret import Secret
+from wa_perfkit.errors import ConfigurationError, InvalidPayload
+from wa_perfkit.whatsapp.handshake import verify_handshake
+from wa_perfkit.whatsapp.models import WebhookDelivery
+from wa_perfkit.whatsapp.payload import parse_webhook
+from wa_perfkit.whatsapp.signature import (
+    DEFAULT_MAX_BODY_BYTES,
+    AppSecret,
+    check_body_size,
+    normalize_secrets,
+    verify_webhook_signature,
+)
+
+__all__ = ["WebhookReceiver"]
+
+
+class WebhookReceiver:
+    """
+    Verify and parse WhatsApp webhook requests, independent of any web framework.
+
+    Args:
+        app_secret: the Meta app secret, or several during a rotation.
+        verify_token: the token typed into the Meta dashboard for the handshake.
+        max_body_bytes: refuse larger bodies (413) before reading or hashing them;
+            None disables the limit.
+
+    Raises:
+        ConfigurationError: a secret or the verify token is empty.
+    """
+
+    def __init__(
+        self,
+        *,
+        app_secret: AppSecret,
+        verify_token: str | bytes | Secret,
+        max_body_bytes: int | None = DEFAULT_MAX_BODY_BYTES,
+    ) -> None:
+        self._secrets = tuple(Secret(s) for s in normalize_secrets(app_secret))
+        try:
+            self._verify_token = Secret(verify_token)
+        except ValueError:
+            raise ConfigurationError("verify_token must not be empty") from None
+        self.max_body_bytes = max_body_bytes
+
+    def __repr__(self) -> str:
+        limit = self.max_body_bytes
+        return f"WebhookReceiver(secrets={len(self._secrets)}, max_body_bytes={limit})"
+
+    def check_content_length(self, header: str | None) -> None:
+        """
+        Refuse an announced body size over the limit, before reading the body.
+
+        Args:
+            header: the ``Content-Length`` header, or None when absent (chunked).
+
+        Raises:
+            PayloadTooLarge: the announced size is over the limit.
+            InvalidPayload: the header is not a non-negative integer.
+        """
+        if header is None:
+            return
+        if not header.strip().isdigit():
+            raise InvalidPayload("Content-Length is not a non-negative integer")
+        check_body_size(int(header), self.max_body_bytes)
+
+    def verify(self, body: bytes, signature: str | None) -> None:
+        """
+        Check the ``X-Hub-Signature-256`` header against the raw body.
+
+        Args:
+            body: the raw request body.
+            signature: the header value, or None when absent.
+
+        Raises:
+            PayloadTooLarge: the body is over the limit.
+            InvalidSignature: the header is missing, malformed or wrong.
+        """
+        verify_webhook_signature(body, signature, self._secrets, max_body_bytes=self.max_body_bytes)
+
+    def receive(self, body: bytes, signature: str | None) -> WebhookDelivery:
+        """
+        Verify the signature, then parse the body.
+
+        Args:
+            body: the raw request body.
+            signature: the ``X-Hub-Signature-256`` header, or None when absent.
+
+        Returns:
+            The parsed delivery.
+
+        Raises:
+            PayloadTooLarge: the body is over the limit.
+            InvalidSignature: the header is missing, malformed or wrong.
+            InvalidPayload: the signed body is not a WhatsApp delivery.
+        """
+        self.verify(body, signature)
+        return parse_webhook(body)
+
+    def handshake(self, params: Mapping[str, str]) -> str:
+        """
+        Answer Meta's verification GET.
+
+        Args:
+            params: the request's query parameters.
+
+        Returns:
+            The challenge to send back as ``text/plain`` with status 200.
+
+        Raises:
+            HandshakeRefused: wrong mode or token, or an unsafe challenge.
+        """
+        return verify_handshake(params, self._verify_token.get_secret_value())
