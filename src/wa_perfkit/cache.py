@@ -225,13 +225,25 @@ class Cache:
         """
         Remove ``key``; True if it existed. A backend fault is logged and returns False.
         """
-        return bool(self._guard(lambda: self.backend.delete(self.full_key(key))))
+        return self.discard(self.full_key(key))
 
     async def adelete(self, key: str) -> bool:
         """
         Async twin of `delete`.
         """
-        return bool(await self._aguard(self.backend.adelete(self.full_key(key))))
+        return await self.adiscard(self.full_key(key))
+
+    def discard(self, full_key: str) -> bool:
+        """
+        Remove a full backend key (as built by a decorated function); never raises.
+        """
+        return bool(self._guard(lambda: self.backend.delete(full_key)))
+
+    async def adiscard(self, full_key: str) -> bool:
+        """
+        Async twin of `discard`.
+        """
+        return bool(await self._aguard(self.backend.adelete(full_key)))
 
     def delete_many(self, keys: Sequence[str]) -> int:
         """
@@ -375,9 +387,22 @@ class Cache:
         tags: tuple[str, ...] = (),
     ) -> T:
         """
-        The sync read-through engine behind `get_or_load` and `ttl_repository`.
+        The sync read-through engine: read ``full_key``, then `resolve`.
         """
-        stored = self.read(full_key)
+        return self.resolve(full_key, self.read(full_key), loader, policy, stats, tags)
+
+    def resolve(
+        self,
+        full_key: str,
+        stored: Any,
+        loader: Callable[[], T],
+        policy: Policy,
+        stats: Stats,
+        tags: tuple[str, ...] = (),
+    ) -> T:
+        """
+        Answer from what was read (``stored``, possibly `MISS`), loading once on a miss.
+        """
         if stored is not MISS:
             value, fresh = self._unpack(full_key, stored, policy)
             if fresh:
@@ -401,9 +426,23 @@ class Cache:
         tags: tuple[str, ...] = (),
     ) -> T:
         """
-        The async read-through engine behind `aget_or_load` and `ttl_repository`.
+        The async read-through engine: read ``full_key``, then `aresolve`.
         """
         stored = await self.aread(full_key)
+        return await self.aresolve(full_key, stored, loader, policy, stats, tags)
+
+    async def aresolve(
+        self,
+        full_key: str,
+        stored: Any,
+        loader: Callable[[], Awaitable[T]],
+        policy: Policy,
+        stats: Stats,
+        tags: tuple[str, ...] = (),
+    ) -> T:
+        """
+        Async twin of `resolve`; ``loader`` is an async callable.
+        """
         if stored is not MISS:
             value, fresh = self._unpack(full_key, stored, policy)
             if fresh:

@@ -112,7 +112,10 @@ def _sorted(value: Any) -> Any:
 
 
 def _encode_all(values: Iterable[Any]) -> str:
-    part = "|".join(map(encode_argument, values))
+    return _shorten("|".join(map(encode_argument, values)))
+
+
+def _shorten(part: str) -> str:
     return part if len(part) <= MAX_PLAIN_LENGTH else "#" + digest(part)
 
 
@@ -122,17 +125,27 @@ class KeyBuilder:
 
     Args:
         func: the function whose arguments make the key.
+        prefix: prepended to every key (the cache's ``namespace:version:``).
         skip_first: drop the first parameter (``self``/``cls``); decided by
             the caller through the descriptor protocol, never by the name.
         template: an optional ``str.format`` template over argument names
             (``"{account_id}:{phone}"``) used instead of every argument.
+
+    Attributes:
+        make: ``make(args, kwargs) -> key``, specialised at construction so the
+            common calls do as little as possible.
 
     Raises:
         KeyTemplateError: the template names an argument the function lacks.
     """
 
     def __init__(
-        self, func: Callable[..., Any], *, skip_first: bool = False, template: str | None = None
+        self,
+        func: Callable[..., Any],
+        *,
+        prefix: str = "",
+        skip_first: bool = False,
+        template: str | None = None,
     ) -> None:
         signature = inspect.signature(func)
         params = list(signature.parameters.values())
@@ -141,26 +154,17 @@ class KeyBuilder:
                 raise ConfigurationError(f"{func.__qualname__} has no self/cls parameter")
             params = params[1:]
         self._signature = signature.replace(parameters=params)
-        self._prefix = f"{func.__module__}.{func.__qualname__}:"
+        self._prefix = f"{prefix}{func.__module__}.{func.__qualname__}:"
         self._template = template
         if template is not None:
             check_template(template, self._signature.parameters)
-        # Plain positional calls filling every parameter need no binding.
-        simple = all(
-            p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params
-        )
-        self._fast_arity = len(params) if simple and template is None else -1
+        self.make = self._specialise(params)
 
     def __call__(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> str:
         """
         Return the key for a call with ``args`` and ``kwargs``.
         """
-        if not kwargs and len(args) == self._fast_arity:
-            return self._prefix + _encode_all(args)
-        arguments = self.bind(args, kwargs)
-        if self._template is not None:
-            return self._prefix + self._template.format_map(arguments)
-        return self._prefix + _encode_all(_flatten(arguments, self._signature))
+        return self.make(args, kwargs)
 
     def bind(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any]:
         """
@@ -172,6 +176,38 @@ class KeyBuilder:
         bound = self._signature.bind(*args, **kwargs)
         bound.apply_defaults()
         return bound.arguments
+
+    def _slow(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> str:
+        arguments = self.bind(args, kwargs)
+        if self._template is not None:
+            return self._prefix + _shorten(self._template.format_map(arguments))
+        return self._prefix + _encode_all(_flatten(arguments, self._signature))
+
+    def _specialise(self, params: list[inspect.Parameter]) -> Callable[..., str]:
+        slow, prefix = self._slow, self._prefix
+        simple = self._template is None and all(
+            p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params
+        )
+        if not simple:
+            return slow
+        # Plain positional calls need no Signature.bind: the missing tail is
+        # filled from the defaults, precomputed here.
+        arity = len(params)
+        required = sum(p.default is p.empty for p in params)
+        defaults = tuple(p.default for p in params[required:])
+        str_prefix = prefix + "s"
+
+        def make(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> str:
+            if kwargs or not required <= len(args) <= arity:
+                return slow(args, kwargs)
+            if len(args) == 1 and type(args[0]) is str and len(args[0]) < MAX_PLAIN_LENGTH:
+                # The hottest shape: one id string.
+                return f"{str_prefix}{len(args[0])}:{args[0]}"
+            if len(args) < arity:
+                args += defaults[len(args) - required :]
+            return prefix + _encode_all(args)
+
+        return make
 
 
 def _flatten(arguments: Mapping[str, Any], signature: inspect.Signature) -> list[Any]:

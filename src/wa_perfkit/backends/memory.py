@@ -102,6 +102,9 @@ class MemoryBackend(_AsyncTwins):
         ConfigurationError: ``maxsize`` is not a positive integer.
     """
 
+    #: In-process: sync calls never block, so async callers may use them directly.
+    local = True
+
     def __init__(
         self,
         maxsize: int = 10_000,

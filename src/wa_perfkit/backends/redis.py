@@ -330,15 +330,17 @@ class RedisBackend:
         """
         Close the sync client's connections.
         """
-        if self._client is not None:
+        if self._client is not None and self._url is not None:
             self._client.close()
+            self._client.connection_pool.disconnect()
+            self._client = None
 
     async def aclose(self) -> None:
         """
         Close the asyncio client's connections.
         """
         if self._async_client is not None and self._owns_async:
-            await self._async_client.aclose()
+            await self._async_client.aclose(close_connection_pool=True)
             self._async_client = None
             self._async_loop = None
 

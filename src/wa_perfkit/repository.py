@@ -1,0 +1,367 @@
+"""
+`ttl_repository`: cache a repository function's results, keyed by its arguments.
+
+::
+
+    @ttl_repository(ttl=60, cache=cache, tags=["account:{account_id}"])
+    async def get_conversation(account_id: str, conversation_id: str) -> dict | None: ...
+
+    await get_conversation("a1", "c1")              # miss: runs the function, stores
+    await get_conversation("a1", "c1")              # hit: one backend read, no call
+    await get_conversation.invalidate("a1", "c1")   # same arguments as the call
+    await cache.ainvalidate_tags("account:a1")      # every entry tagged for a1
+
+Everything is decided at decoration time — key builder, read function,
+policy, which wrapper — so a hit runs: build the key, read, count, return.
+The wrapper is a ``wrapt.FunctionWrapper``: ``inspect.signature``, name,
+docstring, ``__wrapped__`` and the descriptor protocol are the original's,
+so FastAPI's ``Depends`` and methods work unchanged; `CachedFunction` and
+`AsyncCachedFunction` give mypy the original ``ParamSpec``.
+
+``self``/``cls`` never enter the key: wrapt hands the wrapper the bound
+instance separately, and the key builder of a bound call skips the first
+parameter.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable, Coroutine, Sequence
+from functools import partial
+from typing import Any, Protocol, TypeVar, overload
+
+from typing_extensions import ParamSpec
+
+from wa_perfkit.backends.base import MISS
+from wa_perfkit.cache import Cache
+from wa_perfkit.errors import ConfigurationError
+from wa_perfkit.keys import KeyBuilder, check_template
+from wa_perfkit.metrics import StatsSnapshot
+from wa_perfkit.policy import Policy
+
+__all__ = ["AsyncCachedFunction", "CachedFunction", "ttl_repository"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+R_co = TypeVar("R_co", covariant=True)
+
+
+class CachedFunction(Protocol[P, R_co]):
+    """
+    What mypy sees of a decorated sync function: the original call, plus cache controls.
+    """
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R_co:
+        """Call through the cache."""
+
+    def invalidate(self, *args: P.args, **kwargs: P.kwargs) -> bool:
+        """Remove the entry of the call with these arguments; True if it existed."""
+
+    def cache_key(self, *args: P.args, **kwargs: P.kwargs) -> str:
+        """Return the backend key of the call with these arguments."""
+
+    def stats(self) -> StatsSnapshot:
+        """Return this function's counters."""
+
+
+class AsyncCachedFunction(Protocol[P, R_co]):
+    """
+    What mypy sees of a decorated async function.
+    """
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Coroutine[Any, Any, R_co]:
+        """Call through the cache."""
+
+    async def invalidate(self, *args: P.args, **kwargs: P.kwargs) -> bool:
+        """Remove the entry of the call with these arguments; True if it existed."""
+
+    def cache_key(self, *args: P.args, **kwargs: P.kwargs) -> str:
+        """Return the backend key of the call with these arguments."""
+
+    def stats(self) -> StatsSnapshot:
+        """Return this function's counters."""
+
+
+class _Decorator(Protocol):
+    @overload
+    def __call__(  # type: ignore[overload-overlap]  # a coroutine function is also a Callable
+        self, func: Callable[P, Coroutine[Any, Any, R]]
+    ) -> AsyncCachedFunction[P, R]: ...
+
+    @overload
+    def __call__(self, func: Callable[P, R]) -> CachedFunction[P, R]: ...
+
+
+class _Spec:
+    """
+    Everything one decorated function decided at decoration time.
+    """
+
+    def __init__(
+        self,
+        func: Callable[..., Any],
+        cache: Cache,
+        policy: Policy,
+        key: str | None,
+        tags: Sequence[str],
+        name: str | None,
+    ) -> None:
+        self.func = func
+        self.cache = cache
+        self.policy = policy
+        self.is_async = inspect.iscoroutinefunction(func)
+        names = inspect.signature(func).parameters
+        for template in tags:
+            check_template(template, names)
+        self.tags = tuple(tags)
+        self.stats = cache.new_stats(name or f"{func.__module__}.{func.__qualname__}")
+        prefix = cache.prefix
+        self.plain_key = KeyBuilder(func, prefix=prefix, template=key)
+        self.bound_key = (
+            KeyBuilder(func, prefix=prefix, skip_first=True, template=key)
+            if names
+            else self.plain_key
+        )
+        core = _async_core if self.is_async else _sync_core
+        self.plain_call = core(self, self.plain_key)
+        self.bound_call = core(self, self.bound_key)
+
+    def builder(self, bound: bool) -> KeyBuilder:
+        return self.bound_key if bound else self.plain_key
+
+    def invalidate(self, bound: bool, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        key = self.builder(bound).make(args, kwargs)
+        return self.cache.adiscard(key) if self.is_async else self.cache.discard(key)
+
+
+def _tag_maker(
+    spec: _Spec, builder: KeyBuilder
+) -> Callable[[tuple[Any, ...], dict[str, Any]], tuple[str, ...]]:
+    templates = spec.tags
+
+    def tags(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str, ...]:
+        if not templates:
+            return ()
+        arguments = builder.bind(args, kwargs)
+        return tuple(template.format_map(arguments) for template in templates)
+
+    return tags
+
+
+_Core = Callable[[Callable[..., Any], tuple[Any, ...], dict[str, Any]], Any]
+
+
+def _sync_core(spec: _Spec, builder: KeyBuilder) -> _Core:
+    """
+    Build ``core(func, args, kwargs)``: the whole call of a sync cached function.
+    """
+    cache, policy, stats = spec.cache, spec.policy, spec.stats
+    read, resolve, count_hit, make_key = cache.read, cache.resolve, stats.count_hit, builder.make
+    tags = _tag_maker(spec, builder)
+
+    if policy.stale_ttl:  # every read needs the freshness check of `resolve`
+
+        def core_with_stale(func: Callable[..., Any], args: tuple[Any, ...], kwargs: Any) -> Any:
+            key = make_key(args, kwargs)
+            loader = partial(func, *args, **kwargs)
+            return resolve(key, read(key), loader, policy, stats, tags(args, kwargs))
+
+        return core_with_stale
+
+    def core(func: Callable[..., Any], args: tuple[Any, ...], kwargs: Any) -> Any:
+        key = make_key(args, kwargs)
+        value = read(key)
+        if value is not MISS:
+            count_hit()
+            return value
+        loader = partial(func, *args, **kwargs)
+        return resolve(key, MISS, loader, policy, stats, tags(args, kwargs))
+
+    return core
+
+
+def _async_core(spec: _Spec, builder: KeyBuilder) -> _Core:
+    """
+    Build ``core(func, args, kwargs)``, a coroutine function, for an async cached function.
+    """
+    cache, policy, stats = spec.cache, spec.policy, spec.stats
+    aresolve, count_hit, make_key = cache.aresolve, stats.count_hit, builder.make
+    tags = _tag_maker(spec, builder)
+    # A local backend's sync read never blocks: skip a coroutine per hit.
+    local_read = cache.read if getattr(cache.backend, "local", False) else None
+    aread, stale = cache.aread, bool(policy.stale_ttl)
+
+    async def core(func: Callable[..., Any], args: tuple[Any, ...], kwargs: Any) -> Any:
+        key = make_key(args, kwargs)
+        value = local_read(key) if local_read is not None else await aread(key)
+        if value is not MISS and not stale:
+            count_hit()
+            return value
+        loader = partial(func, *args, **kwargs)
+        return await aresolve(key, value, loader, policy, stats, tags(args, kwargs))
+
+    return core
+
+
+class _Cached:
+    """
+    The runtime object `ttl_repository` returns (its ``__call__`` is set per function).
+
+    It carries the original's ``__wrapped__``, name, docstring and annotations,
+    so ``inspect.signature`` and FastAPI see the original, and it is a
+    descriptor: bound to an instance or class, calls skip ``self``/``cls`` in the key.
+    """
+
+    _spec: _Spec
+    _binding: str
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        if self._binding == "staticmethod":
+            return self
+        if self._binding == "classmethod":
+            return _Bound(self, owner if owner is not None else type(instance), owner)
+        return _Bound(self, instance, owner)
+
+    def __repr__(self) -> str:
+        return f"<cached {self._spec.func.__qualname__} in {self._spec.cache!r}>"
+
+    @property
+    def cache(self) -> Cache:
+        """The cache this function stores into."""
+        return self._spec.cache
+
+    def invalidate(self, *args: Any, **kwargs: Any) -> Any:
+        """Remove the entry of the call with these arguments (awaitable for async functions)."""
+        return self._spec.invalidate(False, args, kwargs)
+
+    def cache_key(self, *args: Any, **kwargs: Any) -> str:
+        """Return the backend key of the call with these arguments."""
+        return self._spec.plain_key.make(args, kwargs)
+
+    def stats(self) -> StatsSnapshot:
+        """Return this function's counters."""
+        return self._spec.stats.snapshot()
+
+
+class _Bound:
+    """
+    A cached method bound to an instance (or a class): ``self``/``cls`` stay out of the key.
+    """
+
+    __slots__ = ("_instance", "_owner", "_parent")
+
+    def __init__(self, parent: _Cached, instance: Any, owner: type | None) -> None:
+        self._parent = parent
+        self._instance = instance
+        self._owner = owner
+
+    def _split(self, args: tuple[Any, ...]) -> tuple[Any, tuple[Any, ...]]:
+        instance, owner = self._instance, self._owner
+        if instance is None and args and isinstance(owner, type) and isinstance(args[0], owner):
+            return args[0], args[1:]  # Class.method(obj, ...)
+        return instance, args
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        instance, args = self._split(args)
+        spec = self._parent._spec
+        return spec.bound_call(partial(spec.func, instance), args, kwargs)
+
+    def invalidate(self, *args: Any, **kwargs: Any) -> Any:
+        """Remove the entry of the call with these arguments (without ``self``)."""
+        return self._parent._spec.invalidate(True, self._split(args)[1], kwargs)
+
+    def cache_key(self, *args: Any, **kwargs: Any) -> str:
+        """Return the backend key of the call with these arguments (without ``self``)."""
+        return self._parent._spec.bound_key.make(self._split(args)[1], kwargs)
+
+    def stats(self) -> StatsSnapshot:
+        """Return the method's counters."""
+        return self._parent.stats()
+
+    @property
+    def __wrapped__(self) -> Any:
+        return self._parent._spec.func.__get__(self._instance, self._owner)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._parent, name)
+
+
+def _make_cached(raw: Any, spec: _Spec) -> _Cached:
+    """
+    Build the runtime object: a one-off subclass whose ``__call__`` is this function's core.
+    """
+    func, plain_call = spec.func, spec.plain_call
+
+    if spec.is_async:
+
+        async def acall(self: _Cached, *args: Any, **kwargs: Any) -> Any:
+            return await plain_call(func, args, kwargs)
+
+        call: Callable[..., Any] = acall
+    else:
+
+        def call(self: _Cached, *args: Any, **kwargs: Any) -> Any:
+            return plain_call(func, args, kwargs)
+
+    cls = type("CachedFunction", (_Cached,), {"__call__": call})
+    cached: _Cached = cls()
+    functools.update_wrapper(cached, func)  # type: ignore[arg-type]  # any object takes attributes
+    cached._spec = spec
+    is_descriptor = isinstance(raw, (classmethod, staticmethod))
+    cached._binding = type(raw).__name__ if is_descriptor else "function"
+    return cached
+
+
+def ttl_repository(
+    ttl: float,
+    *,
+    cache: Cache,
+    key: str | None = None,
+    tags: Sequence[str] = (),
+    cache_none: bool = False,
+    none_ttl: float | None = None,
+    stale_ttl: float = 0.0,
+    jitter: float = 0.0,
+    name: str | None = None,
+) -> _Decorator:
+    """
+    Cache a sync or async function's results for ``ttl`` seconds.
+
+    Args:
+        ttl: seconds a result stays fresh.
+        cache: the `Cache` to store into.
+        key: a ``str.format`` template over argument names (``"{account_id}"``)
+            when only some arguments identify the result; by default all do.
+        tags: templates over argument names (``"account:{account_id}"``);
+            `Cache.invalidate_tags` removes every entry carrying a tag.
+        cache_none: also cache ``None`` results (for ``none_ttl`` seconds).
+        none_ttl: TTL of a cached ``None``; defaults to ``ttl``.
+        stale_ttl: serve an expired value for up to this many more seconds
+            while one refresh runs in the background.
+        jitter: shorten each TTL by a random fraction up to this value.
+        name: the name in stats and metrics; defaults to ``module.qualname``.
+
+    Returns:
+        A decorator. The decorated function has the original's signature and
+        adds ``invalidate(*same args)``, ``cache_key(*same args)`` and ``stats()``.
+
+    Raises:
+        ConfigurationError: a bad TTL, jitter, or argument (at decoration time).
+        KeyTemplateError: ``key`` or a tag names an argument the function lacks.
+    """
+    policy = Policy(
+        ttl, jitter=jitter, stale_ttl=stale_ttl, cache_none=cache_none, none_ttl=none_ttl
+    )
+    if not isinstance(cache, Cache):
+        raise ConfigurationError(f"cache must be a wa_perfkit.Cache, not {type(cache).__name__}")
+    if isinstance(tags, str):
+        raise ConfigurationError("tags must be a sequence of templates, not a single string")
+
+    def decorate(func: Callable[..., Any]) -> Any:
+        target = func.__func__ if isinstance(func, (classmethod, staticmethod)) else func
+        if not callable(target):
+            raise ConfigurationError(f"cannot cache {func!r}: not callable")
+        return _make_cached(func, _Spec(target, cache, policy, key, tags, name))
+
+    return decorate
