@@ -7,7 +7,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from wa_perfkit.backends.redis import RedisBackend
+from _wa_redis import redis_backend
+
 from wa_perfkit.cache import Cache
 from wa_perfkit.whatsapp.dedupe import dedupe
 
@@ -27,7 +28,7 @@ def run(url: str, namespace: str, ids: list[str], barrier: Any, results: Any) ->
     """
     warnings = _Counter()
     logging.getLogger("wa_perfkit").addHandler(warnings)
-    cache = Cache(RedisBackend(url, socket_timeout=5.0, connect_timeout=5.0), namespace=namespace)
+    cache = Cache(redis_backend(url), namespace=namespace)
     cache.add("warm-up", 1, 60)  # connect before the race starts
     barrier.wait(timeout=60)
     accepted = [message_id for message_id in ids if dedupe(cache, message_id, ttl=600)]

@@ -14,8 +14,8 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 import redis
+from _wa_redis import redis_backend
 
-from wa_perfkit.backends.redis import RedisBackend
 from wa_perfkit.cache import Cache
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -51,13 +51,6 @@ def fixture_namespace(redis_url: str) -> Iterator[str]:
         keys = list(client.scan_iter(match=f"{namespace}:*", count=1000))
         for start in range(0, len(keys), 500):
             client.delete(*keys[start : start + 500])
-
-
-def redis_backend(url: str) -> RedisBackend:
-    """
-    A RedisBackend with timeouts generous enough for a loaded test machine.
-    """
-    return RedisBackend(url, socket_timeout=5.0, connect_timeout=5.0)
 
 
 @pytest.fixture(name="redis_cache")

@@ -16,6 +16,7 @@ from typing import Any
 
 import _wa_dedupe_worker
 import pytest
+from _wa_redis import redis_backend
 
 from wa_perfkit.backends.memory import MemoryBackend
 from wa_perfkit.cache import Cache
@@ -132,12 +133,10 @@ class TestBackendFailure:
 
 
 class TestDedupeRedis:
-    def test_sync_on_redis(self, redis_cache: Cache) -> None:
+    def test_sync_on_redis(self, redis_cache: Cache, redis_url: str) -> None:
         """On Redis the mark is shared by independent Cache objects (other instances)."""
         assert dedupe(redis_cache, "wamid.R") is True
-        other = Cache(
-            _wa_dedupe_worker.RedisBackend(_url(redis_cache)), namespace=redis_cache.namespace
-        )
+        other = Cache(redis_backend(redis_url), namespace=redis_cache.namespace)
         try:
             assert dedupe(other, "wamid.R") is False
         finally:
@@ -181,12 +180,6 @@ class TestDedupeRedis:
         assert max(accepted.values()) == 1, "an id was accepted twice"
         assert set(accepted) == unique, "an id was never accepted"
         assert all(p.exitcode == 0 for p in procs)
-
-
-def _url(cache: Cache) -> str:
-    url = cache.backend._url  # type: ignore[attr-defined]
-    assert isinstance(url, str)
-    return url
 
 
 def _delivery_plan(
