@@ -1,7 +1,73 @@
 """
 wa_perfkit: fast, safe caching for WhatsApp Business inbox backends.
+
+The names here are the public API. Backends that need an extra
+(`RedisBackend` needs ``wa-perfkit[redis]``) are imported on first use, so
+``import wa_perfkit`` works with the core dependencies alone.
 """
 
-from wa_perfkit._version import __version__
+from __future__ import annotations
 
-__all__ = ["__version__"]
+from typing import TYPE_CHECKING, Any
+
+from wa_perfkit._version import __version__
+from wa_perfkit.backends.base import MISS, Backend
+from wa_perfkit.backends.memory import MemoryBackend
+from wa_perfkit.cache import Cache
+from wa_perfkit.errors import (
+    AuthError,
+    BackendError,
+    ConfigurationError,
+    InvalidCursor,
+    InvalidToken,
+    SerializationError,
+    WaPerfkitError,
+)
+from wa_perfkit.metrics import StatsSnapshot
+from wa_perfkit.policy import Policy
+from wa_perfkit.repository import AsyncCachedFunction, CachedFunction, ttl_repository
+from wa_perfkit.serialization import Codec, JsonSerializer, dataclass_codec, pydantic_codec
+
+if TYPE_CHECKING:
+    from wa_perfkit.backends.redis import RedisBackend
+
+__all__ = [
+    "__version__",
+    # cache core
+    "Cache",
+    "MISS",
+    "Policy",
+    "StatsSnapshot",
+    "ttl_repository",
+    "CachedFunction",
+    "AsyncCachedFunction",
+    # backends
+    "Backend",
+    "MemoryBackend",
+    "RedisBackend",
+    # values
+    "Codec",
+    "JsonSerializer",
+    "dataclass_codec",
+    "pydantic_codec",
+    # errors
+    "WaPerfkitError",
+    "ConfigurationError",
+    "BackendError",
+    "SerializationError",
+    "AuthError",
+    "InvalidToken",
+    "InvalidCursor",
+]
+
+_LAZY = {"RedisBackend": "wa_perfkit.backends.redis"}
+
+
+def __getattr__(name: str) -> Any:
+    # Import extras-backed names on first use only.
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'wa_perfkit' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)

@@ -1,0 +1,486 @@
+"""
+ttl_repository: keys, methods, single-flight, policies, stats — on memory and real Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import subprocess
+import sys
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from tests.conftest import FakeClock
+from wa_perfkit.backends.memory import MemoryBackend
+from wa_perfkit.cache import Cache
+from wa_perfkit.errors import ConfigurationError, KeyTemplateError
+from wa_perfkit.repository import ttl_repository
+
+
+class TestKeys:
+    def test_spellings_share_one_key(self, cache: Cache) -> None:
+        """f(1), f(x=1) and f() with default x=1 share one entry, and invalidate takes each."""
+        calls: list[int] = []
+
+        @ttl_repository(ttl=30, cache=cache)
+        def f(x: int = 1) -> int:
+            calls.append(x)
+            return x * 10
+
+        assert f(1) == f(x=1) == f() == 10
+        assert calls == [1]
+        assert f.cache_key(1) == f.cache_key(x=1) == f.cache_key()
+        for spelling in ((1,), (), ()):
+            assert f.invalidate(*spelling) is True
+            f(1)
+        assert f.invalidate(x=1) is True
+        assert len(calls) == 4
+
+    def test_types_do_not_collide(self, cache: Cache) -> None:
+        """1, True, 1.0, "1" and separator tricks give distinct keys."""
+
+        @ttl_repository(ttl=30, cache=cache)
+        def f(*parts: Any) -> int:
+            return 0
+
+        keys = {
+            f.cache_key(1), f.cache_key(True), f.cache_key(1.0), f.cache_key("1"),
+            f.cache_key("a b"), f.cache_key("a", "b"), f.cache_key("a|s1:b"), f.cache_key(None),
+            f.cache_key([1]), f.cache_key((1,)), f.cache_key({"a": 1}),
+        }
+        assert len(keys) == 11
+
+    def test_self_and_cls_never_enter_the_key(self, cache: Cache) -> None:
+        """Two instances share entries; Class.method(obj, x) and obj.method(x) too."""
+        calls: list[str] = []
+
+        class Repo:
+            def __init__(self, name: str) -> None:
+                self.name = name
+
+            @ttl_repository(ttl=30, cache=cache)
+            def get(self, cid: str) -> str:
+                calls.append(self.name)
+                return cid.upper()
+
+            @classmethod
+            @ttl_repository(ttl=30, cache=cache)
+            def by_class(cls, cid: str) -> str:
+                calls.append(cls.__name__)
+                return cid
+
+            @staticmethod
+            @ttl_repository(ttl=30, cache=cache)
+            def static(cid: str) -> str:
+                calls.append("static")
+                return cid
+
+        a, b = Repo("a"), Repo("b")
+        assert a.get("c1") == b.get("c1") == Repo.get(b, "c1") == "C1"
+        assert calls == ["a"]
+        assert a.get.cache_key("c1") == Repo.get.cache_key("c1") == b.get.cache_key("c1")
+        assert b.get.invalidate("c1") is True
+        assert Repo.by_class("x") == a.by_class("x") == "x"
+        assert Repo.static("y") == a.static("y") == "y"
+        assert calls == ["a", "Repo", "static"]
+
+    def test_keys_identical_across_processes(self, cache: Cache) -> None:
+        """Keys do not depend on hash() randomisation: another interpreter computes the same."""
+        code = (
+            "import uuid, datetime, decimal\n"
+            "from wa_perfkit.backends.memory import MemoryBackend\n"
+            "from wa_perfkit.cache import Cache\n"
+            "from wa_perfkit.repository import ttl_repository\n"
+            "cache = Cache(MemoryBackend(), namespace='ns')\n"
+            "@ttl_repository(ttl=1, cache=cache)\n"
+            "def f(*a, **k): return 1\n"
+            "f.__module__ = 'm'; f.__qualname__ = 'f'\n"
+            "print(f.cache_key('s', 1, {'b': {1, 2, 'x'}, 'a': [uuid.UUID(int=5)]},"
+            " datetime.date(2026, 1, 2), decimal.Decimal('1.10'), frozenset({'p', 'q'}), k=3))\n"
+        )
+        outputs = {
+            subprocess.run(
+                [sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                env={"PYTHONHASHSEED": seed, "PATH": ""},
+            ).stdout
+            for seed in ("1", "2", "3")
+        }
+        assert len(outputs) == 1
+
+    def test_unknown_template_field_fails_at_decoration(self, cache: Cache) -> None:
+        """A key or tag template naming an unknown argument fails when decorating."""
+        with pytest.raises(KeyTemplateError):
+
+            @ttl_repository(ttl=1, cache=cache, key="{nope}")
+            def f(x: int) -> int:
+                return x
+
+        with pytest.raises(KeyTemplateError):
+
+            @ttl_repository(ttl=1, cache=cache, tags=["account:{account}"])
+            def g(x: int) -> int:
+                return x
+
+    def test_unkeyable_argument_is_a_clear_error(self, cache: Cache) -> None:
+        """An argument with no canonical encoding raises ConfigurationError naming key=."""
+
+        @ttl_repository(ttl=1, cache=cache)
+        def f(conn: object) -> int:
+            return 1
+
+        with pytest.raises(ConfigurationError, match="key="):
+            f(object())
+
+    def test_key_template_picks_identifying_arguments(self, cache: Cache) -> None:
+        """key= lets a connection argument stay out of the key."""
+
+        @ttl_repository(ttl=30, cache=cache, key="{cid}")
+        def f(conn: object, cid: str) -> str:
+            return cid
+
+        assert f(object(), "c") == f(object(), "c") == "c"
+        assert f.stats().hits == 1
+
+    def test_bad_arguments(self, cache: Cache) -> None:
+        """Bad TTL, jitter, cache or tags fail at decoration time."""
+        for kwargs in ({"ttl": 0}, {"ttl": 1, "jitter": 1.5}, {"ttl": 1, "stale_ttl": -1}):
+            with pytest.raises(ConfigurationError):
+                ttl_repository(cache=cache, **kwargs)  # type: ignore[arg-type]
+        with pytest.raises(ConfigurationError):
+            ttl_repository(ttl=1, cache="redis://")  # type: ignore[arg-type]
+        with pytest.raises(ConfigurationError):
+            ttl_repository(ttl=1, cache=cache, tags="account:{x}")
+
+
+class TestWrapper:
+    def test_signature_name_doc_preserved(self, cache: Cache) -> None:
+        """inspect.signature, name, docstring and annotations are the original's."""
+
+        async def original(conversation_id: str, limit: int = 50) -> dict[str, Any]:
+            """Fetch a conversation."""
+            return {}
+
+        decorated = ttl_repository(ttl=1, cache=cache)(original)
+        assert inspect.signature(decorated) == inspect.signature(original)
+        assert decorated.__name__ == "original"
+        assert decorated.__doc__ == "Fetch a conversation."
+        assert decorated.__wrapped__ is original  # type: ignore[attr-defined]
+        assert inspect.iscoroutinefunction(decorated.__call__)
+
+    def test_fastapi_dependency_sees_the_same_parameters(self, namespace: str) -> None:
+        """As a FastAPI dependency the decorated function exposes the original's query params."""
+        from fastapi import Depends, FastAPI
+        from fastapi.testclient import TestClient
+
+        cache = Cache(MemoryBackend(), namespace=namespace)
+        calls: list[tuple[str, int]] = []
+
+        async def list_conversations(account_id: str, limit: int = 20) -> dict[str, Any]:
+            calls.append((account_id, limit))
+            return {"account_id": account_id, "limit": limit}
+
+        cached = ttl_repository(ttl=30, cache=cache)(list_conversations)
+        apps = []
+        for dependency in (list_conversations, cached):
+            app = FastAPI()
+
+            @app.get("/conversations")
+            async def route(page: dict[str, Any] = Depends(dependency)) -> dict[str, Any]:  # noqa: B008
+                return page
+
+            apps.append(app)
+        plain_schema, cached_schema = (a.openapi()["paths"]["/conversations"] for a in apps)
+        assert cached_schema["get"]["parameters"] == plain_schema["get"]["parameters"]
+        with TestClient(apps[1]) as client:
+            for _ in range(3):
+                response = client.get("/conversations", params={"account_id": "a1", "limit": 5})
+                assert response.json() == {"account_id": "a1", "limit": 5}
+            assert client.get("/conversations").status_code == 422
+        assert calls == [("a1", 5)]
+
+
+class TestSingleFlight:
+    async def test_500_tasks_run_the_loader_once(self, cache: Cache) -> None:
+        """500 concurrent callers on a cold key run the loader once and all get its value."""
+        runs = 0
+
+        @ttl_repository(ttl=30, cache=cache)
+        async def load(key: str) -> dict[str, str]:
+            nonlocal runs
+            runs += 1
+            await asyncio.sleep(0.05)
+            return {"k": key}
+
+        results = await asyncio.gather(*(load("cold") for _ in range(500)))
+        assert runs == 1
+        assert all(r == {"k": "cold"} for r in results)
+
+    def test_64_threads_run_the_loader_once(self, cache: Cache) -> None:
+        """64 threads on a cold key run the loader once."""
+        runs = 0
+        barrier = threading.Barrier(64)
+
+        @ttl_repository(ttl=30, cache=cache)
+        def load(key: str) -> str:
+            nonlocal runs
+            runs += 1
+            time.sleep(0.05)
+            return key
+
+        results: list[str] = []
+
+        def worker() -> None:
+            barrier.wait()
+            results.append(load("cold"))
+
+        threads = [threading.Thread(target=worker) for _ in range(64)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=30)
+        assert runs == 1 and results == ["cold"] * 64
+
+    async def test_loader_error_reaches_every_waiter_and_is_not_cached(self, cache: Cache) -> None:
+        """A failing loader's exception reaches all 100 waiters; the next call retries."""
+        runs = 0
+
+        @ttl_repository(ttl=30, cache=cache)
+        async def load(key: str) -> str:
+            nonlocal runs
+            runs += 1
+            await asyncio.sleep(0.02)
+            if runs == 1:
+                raise LookupError("db down")
+            return "ok"
+
+        results = await asyncio.gather(*(load("k") for _ in range(100)), return_exceptions=True)
+        assert runs == 1
+        assert all(isinstance(r, LookupError) for r in results)
+        assert await load("k") == "ok" and runs == 2
+        assert load.stats().load_errors == 1
+
+    def test_thread_loader_error_reaches_every_waiter(self, cache: Cache) -> None:
+        """In threads too, the error is shared and nothing is cached."""
+        runs = 0
+        barrier = threading.Barrier(16)
+
+        @ttl_repository(ttl=30, cache=cache)
+        def load(key: str) -> str:
+            nonlocal runs
+            runs += 1
+            time.sleep(0.05)
+            raise LookupError("db down")
+
+        errors: list[BaseException] = []
+
+        def worker() -> None:
+            barrier.wait()
+            try:
+                load("k")
+            except LookupError as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=worker) for _ in range(16)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=30)
+        assert runs == 1 and len(errors) == 16
+
+    async def test_cancelled_caller_does_not_cancel_the_load(self, cache: Cache) -> None:
+        """Cancelling the first caller leaves the shared load running for the others."""
+        runs = 0
+
+        @ttl_repository(ttl=30, cache=cache)
+        async def load(key: str) -> str:
+            nonlocal runs
+            runs += 1
+            await asyncio.sleep(0.05)
+            return "v"
+
+        first = asyncio.ensure_future(load("k"))
+        second = asyncio.ensure_future(load("k"))
+        await asyncio.sleep(0.01)
+        first.cancel()
+        assert await second == "v" and runs == 1
+
+
+class TestPolicies:
+    def test_none_not_cached_unless_asked(self, cache: Cache) -> None:
+        """None is reloaded every time by default and cached with cache_none=True."""
+        runs = {"plain": 0, "cached": 0}
+
+        @ttl_repository(ttl=30, cache=cache)
+        def plain(k: str) -> None:
+            runs["plain"] += 1
+
+        @ttl_repository(ttl=30, cache=cache, cache_none=True, none_ttl=5)
+        def cached(k: str) -> None:
+            runs["cached"] += 1
+
+        for _ in range(3):
+            assert plain("k") is None and cached("k") is None
+        assert runs == {"plain": 3, "cached": 1}
+
+    def test_tag_invalidation(self, cache: Cache) -> None:
+        """invalidate_tags drops every entry of the tag and only those."""
+        runs: list[str] = []
+
+        @ttl_repository(ttl=30, cache=cache, tags=["account:{account_id}"])
+        def conversation(account_id: str, cid: str) -> str:
+            runs.append(cid)
+            return cid
+
+        for cid in ("c1", "c2"):
+            conversation("a1", cid)
+        conversation("a2", "c3")
+        assert cache.invalidate_tags("account:a1") == 2
+        for cid in ("c1", "c2"):
+            conversation("a1", cid)
+        conversation("a2", "c3")
+        assert runs == ["c1", "c2", "c3", "c1", "c2"]
+
+    async def test_tag_invalidation_async(self, cache: Cache) -> None:
+        """The async twin invalidates tags too."""
+        runs: list[str] = []
+
+        @ttl_repository(ttl=30, cache=cache, tags=["account:{account_id}"])
+        async def conversation(account_id: str, cid: str) -> str:
+            runs.append(cid)
+            return cid
+
+        await conversation("a1", "c1")
+        assert await cache.ainvalidate_tags("account:a1") == 1
+        await conversation("a1", "c1")
+        assert runs == ["c1", "c1"]
+
+    def test_jitter_only_shortens(self, clock: FakeClock, namespace: str) -> None:
+        """With jitter=0.5 every TTL lies in [ttl/2, ttl], and they differ."""
+        backend = MemoryBackend(timer=clock)
+        cache = Cache(backend, namespace=namespace)
+
+        @ttl_repository(ttl=100, cache=cache, jitter=0.5)
+        def f(i: int) -> int:
+            return i
+
+        for i in range(50):
+            f(i)
+        ttls = [entry[0] - clock.now for entry in backend._data.values()]
+        assert all(50 <= t <= 100 for t in ttls)
+        assert len(set(ttls)) > 40
+
+    def test_expiry(self, clock: FakeClock, namespace: str) -> None:
+        """After the TTL the function runs again."""
+        cache = Cache(MemoryBackend(timer=clock), namespace=namespace, clock=clock)
+        runs = 0
+
+        @ttl_repository(ttl=10, cache=cache)
+        def f(k: str) -> int:
+            nonlocal runs
+            runs += 1
+            return runs
+
+        assert f("k") == 1
+        clock.advance(9)
+        assert f("k") == 1
+        clock.advance(1)
+        assert f("k") == 2
+
+    def test_stale_while_revalidate_threads(self, clock: FakeClock, namespace: str) -> None:
+        """After ttl the stale value is served while exactly one refresh runs."""
+        cache = Cache(MemoryBackend(timer=clock), namespace=namespace, clock=clock)
+        release = threading.Event()
+        runs = 0
+
+        @ttl_repository(ttl=10, cache=cache, stale_ttl=60)
+        def f(k: str) -> int:
+            nonlocal runs
+            runs += 1
+            if runs > 1:
+                release.wait(10)
+            return runs
+
+        assert f("k") == 1
+        clock.advance(11)
+        assert [f("k") for _ in range(20)] == [1] * 20  # stale, while the refresh blocks
+        release.set()
+        deadline = time.monotonic() + 5
+        while f("k") != 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert f("k") == 2 and runs == 2
+        assert f.stats().stale_hits >= 20
+        clock.advance(100)  # past ttl + stale_ttl: a plain miss
+        assert f("k") == 3
+
+    async def test_stale_while_revalidate_async(self, clock: FakeClock, namespace: str) -> None:
+        """The async path serves stale values while one background refresh runs."""
+        cache = Cache(MemoryBackend(timer=clock), namespace=namespace, clock=clock)
+        release = asyncio.Event()
+        runs = 0
+
+        @ttl_repository(ttl=10, cache=cache, stale_ttl=60)
+        async def f(k: str) -> int:
+            nonlocal runs
+            runs += 1
+            if runs > 1:
+                await release.wait()
+            return runs
+
+        assert await f("k") == 1
+        clock.advance(11)
+        assert await asyncio.gather(*(f("k") for _ in range(50))) == [1] * 50
+        release.set()
+        for _ in range(100):
+            await asyncio.sleep(0.01)
+            if await f("k") == 2:
+                break
+        assert await f("k") == 2 and runs == 2
+
+
+class TestStats:
+    async def test_per_function_and_cache_totals(self, cache: Cache) -> None:
+        """Each function counts its own hits/misses/loads; the cache adds them up."""
+
+        @ttl_repository(ttl=30, cache=cache)
+        def f(k: str) -> str:
+            return k
+
+        @ttl_repository(ttl=30, cache=cache)
+        async def g(k: str) -> str:
+            return k
+
+        for k in ("a", "a", "b"):
+            f(k)
+            await g(k)
+        for fn in (f, g):
+            snap = fn.stats()
+            assert (snap.hits, snap.misses, snap.loads) == (1, 2, 2)
+            assert snap.load_time >= 0
+        total = cache.stats()
+        assert (total.hits, total.misses, total.loads) == (2, 4, 4)
+        assert total.hit_ratio == pytest.approx(2 / 6)
+
+    def test_exact_under_64_threads(self, namespace: str) -> None:
+        """64 threads × 500 hits lose no count."""
+        cache = Cache(MemoryBackend(), namespace=namespace)
+
+        @ttl_repository(ttl=30, cache=cache)
+        def f(k: str) -> str:
+            return k
+
+        f("k")
+
+        def worker() -> None:
+            for _ in range(500):
+                f("k")
+
+        threads = [threading.Thread(target=worker) for _ in range(64)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        assert f.stats().hits == 64 * 500

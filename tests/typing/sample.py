@@ -1,0 +1,40 @@
+"""
+Checked by ``mypy --strict`` (make test and tests/test_typing.py): decorated
+functions keep their signatures for the type checker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Coroutine
+from typing import Any
+
+from typing_extensions import assert_type
+
+from wa_perfkit import Cache, MemoryBackend, StatsSnapshot, ttl_repository
+
+cache = Cache(MemoryBackend(), namespace="typing")
+
+
+@ttl_repository(ttl=60, cache=cache)
+def get_account(phone_number_id: str, *, active: bool = True) -> dict[str, int] | None:
+    return None
+
+
+@ttl_repository(ttl=60, cache=cache, tags=["conversation:{conversation_id}"])
+async def get_conversation(conversation_id: str, limit: int = 20) -> list[str]:
+    return []
+
+
+def check_sync() -> None:
+    assert_type(get_account("p1"), dict[str, int] | None)
+    assert_type(get_account("p1", active=False), dict[str, int] | None)
+    assert_type(get_account.invalidate("p1"), bool)
+    assert_type(get_account.stats(), StatsSnapshot)
+    assert_type(get_account.cache_key("p1"), str)
+
+
+async def check_async() -> None:
+    pending = assert_type(get_conversation("c1"), Coroutine[Any, Any, list[str]])
+    assert_type(await pending, list[str])
+    assert_type(await get_conversation("c1", limit=5), list[str])
+    assert_type(await get_conversation.invalidate("c1"), bool)
