@@ -1,0 +1,100 @@
+"""
+Smoke test of ``benchmarks/run.py``'s pure helpers: sizing, one tiny timing pass, the merge.
+
+No services and no peers needed (the ``dev`` extra has none of them): peers
+that are not installed are simply absent from the contenders. The whole
+module takes well under five seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import math
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def _load_run() -> ModuleType:
+    if str(BENCHMARKS) not in sys.path:
+        sys.path.insert(0, str(BENCHMARKS))  # run.py imports its _helpers as siblings
+    spec = importlib.util.spec_from_file_location("wa_perfkit_bench_run", BENCHMARKS / "run.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(name="bench", scope="module")
+def fixture_bench() -> ModuleType:
+    """The benchmark script, imported as a module (its main() is not run)."""
+    return _load_run()
+
+
+class TestBenchmarkHelpers:
+    def test_row_is_about_one_kilobyte(self, bench: ModuleType) -> None:
+        """The Redis and sizing row is a ~1 KB JSON document of about 20 fields."""
+        row = bench.make_row(7)
+        assert 900 <= bench.ROW_BYTES <= 1300
+        assert 18 <= len(row) <= 24
+        assert any(isinstance(v, list) for v in row.values())
+
+    def test_sizing_on_a_thousand_entries(self, bench: ModuleType) -> None:
+        """Our memory backend and cachetools each report a plausible cost per entry."""
+        settings = bench.Settings(quick=True)
+        settings.entries = 1_000
+        sizes = bench.memory_sizes(settings)
+        ours = sizes["wa_perfkit MemoryBackend (objects, default)"]
+        theirs = sizes["cachetools.cached(TTLCache, lock)"]
+        assert 1000 < sizes["rows"] < 10_000
+        assert 0 < ours < 2_000
+        assert 0 < theirs < 2_000
+        # copy=True keeps the JSON bytes as well, so it costs at least the document.
+        assert sizes["wa_perfkit MemoryBackend(copy=True) (JSON bytes)"] > bench.ROW_BYTES
+
+    def test_sizing_helper_counts_per_entry(self, bench: ModuleType) -> None:
+        """bytes_per_entry divides what a filler keeps by the number of entries."""
+        sizes = bench.bytes_per_entry({"list": lambda rows: [bytes(100) for _ in rows]}, 1_000)
+        assert 100 < sizes["list"] < 200
+
+    def test_one_tiny_sync_timing_pass(self, bench: ModuleType) -> None:
+        """Every sync memory contender, ours included, times to a finite positive figure."""
+        contenders = bench.memory_sync(bench.make_row())
+        for func in contenders.values():
+            func("row-1")
+        runners = {name: bench.sync_runner(f, "row-1") for name, f in contenders.items()}
+        ns = bench.interleaved_best(runners, repeats=2, target_s=0.001, budget_s=0.5)
+        assert set(ns) >= {bench.OURS, bench.SYNC_BASE}
+        assert all(0 < v < math.inf for v in ns.values())
+
+    def test_one_tiny_async_timing_pass(self, bench: ModuleType) -> None:
+        """Ours and the plain async call time to finite positive figures on a memory hit."""
+        row = bench.make_row()
+        loop = asyncio.new_event_loop()
+        try:
+            ours = sys.modules["_peers"].ours_memory(row)[1]
+            loop.run_until_complete(ours("row-1"))
+            runners = {"ours": bench.async_runner(loop, ours, "row-1")}
+            ns = bench.interleaved_best(runners, repeats=2, target_s=0.001, budget_s=0.5)
+        finally:
+            loop.close()
+        assert 0 < ns["ours"] < math.inf
+
+    def test_merge_keeps_other_sections(self, bench: ModuleType, tmp_path: Path) -> None:
+        """Rewriting the cache-core section leaves the sections others wrote untouched."""
+        doc = tmp_path / "benchmarks.md"
+        doc.write_text(bench.merge(doc, f"{bench.SECTION}\n\nold\n"), encoding="utf-8")
+        for header in bench.PLACEHOLDERS:
+            assert header in doc.read_text(encoding="utf-8")
+        text = doc.read_text(encoding="utf-8").replace(
+            "## Postgres\n\nSee below / to be merged.", "## Postgres\n\nkeyset wins"
+        )
+        merged = bench.merge_text(text, f"{bench.SECTION}\n\nnew\n")
+        assert "new" in merged and "old" not in merged
+        assert "keyset wins" in merged
+        assert merged.index(bench.SECTION) < merged.index("## Authentication")
