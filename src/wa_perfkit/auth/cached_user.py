@@ -1,0 +1,373 @@
+"""
+`CachedUser`: token -> verified claims -> user, through the cache.
+
+The hit path is one backend read and no cryptography beyond one HMAC::
+
+    token ─▶ HMAC(server key) = fp ─▶ GET {ns}:{v}:{prefix}:u:{fp}
+       hit, entry.exp > now ─▶ user                    (no verify, no loader)
+       miss ─▶ single-flight per fp ─▶ the miss flow below
+
+    miss flow: verify (signature, aud, iss, exp, nbf)
+               ─▶ MGET revoked:{fp}, gen:{user}     revoked ─▶ 401
+               ─▶ loader(claims)                    raises ─▶ 503, None ─▶ 401
+               ─▶ SET u:{fp} {exp, user} ttl=min(ttl, exp - now), tagged user:{id}
+               ─▶ MGET revoked:{fp}, gen:{user}     changed ─▶ drop the entry again
+
+Why the second read: `revoke` writes its marker *then* deletes the entry, and
+`invalidate_user` bumps the generation *then* deletes the tagged entries. A
+load that raced with either stored its entry before the delete (and loses
+it) or reads the marker/generation after it (and drops its own entry), so a
+revoked token or a changed user is never resurrected by a slow loader.
+
+The entry carries the token's ``exp`` and the hit compares it with the clock,
+so an entry never serves past ``exp`` even if a backend rounds TTLs up.
+Nothing is written on any failure. A backend outage makes every read a miss
+and every write a no-op: requests degrade to verify + load, never to "let in".
+
+The miss flow is written once as a generator that yields the I/O it needs
+(httpx's ``auth_flow`` pattern); `_run` drives it for threads and `_arun`
+for asyncio.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import math
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
+from typing import Any, Generic, TypeVar, cast
+
+import jwt
+
+from wa_perfkit._log import RateLimitedWarning
+from wa_perfkit._secret import Secret
+from wa_perfkit._singleflight import AsyncFlight, ThreadFlight
+from wa_perfkit.auth.fingerprint import Fingerprinter
+from wa_perfkit.auth.roles import RolesOf, check_roles, default_roles
+from wa_perfkit.auth.verifier import JWTVerifier
+from wa_perfkit.backends.base import MISS
+from wa_perfkit.cache import Cache
+from wa_perfkit.errors import AuthError, ConfigurationError, InvalidToken, UserLoaderError
+from wa_perfkit.keys import digest
+from wa_perfkit.metrics import StatsSnapshot
+
+__all__ = ["CachedUser", "Claims", "Loader"]
+
+U = TypeVar("U")
+Claims = Mapping[str, Any]
+Loader = Callable[[dict[str, Any]], U] | Callable[[dict[str, Any]], Awaitable[U]]
+Op = tuple[Any, ...]
+Flow = Generator[Op, Any, U]
+
+_DEFAULT_REVOCATION_TTL = 86_400.0
+
+
+class CachedUser(Generic[U]):
+    """
+    Resolve bearer tokens to users through a cache, safely.
+
+    Args:
+        loader: ``loader(claims) -> user`` (sync or async); None means "no such
+            user" (401); raising `AuthError` refuses the user as such; any other
+            exception is an outage (`UserLoaderError`, 503).
+        verifier: checks the token on a miss.
+        cache: where entries, revocation markers and user indexes live.
+        ttl: the most seconds an entry lives (always capped by the token's ``exp``).
+        server_key: the HMAC key of fingerprints; required on a shared backend.
+        prefix: key segment separating several `CachedUser` on one cache.
+        user_id_claim: the claim naming the user for `invalidate_user`.
+        roles: ``roles(user) -> iterable of str`` for role checks; by default the
+            user's ``roles`` attribute or key.
+        revocation_ttl: marker lifetime for a revoked token without a readable ``exp``.
+
+    Raises:
+        ConfigurationError: ``ttl`` is not positive, or no ``server_key`` on a
+            backend shared between processes.
+    """
+
+    def __init__(
+        self,
+        loader: Loader[U],
+        *,
+        verifier: JWTVerifier,
+        cache: Cache,
+        ttl: float = 120.0,
+        server_key: str | bytes | Secret | None = None,
+        prefix: str = "auth",
+        user_id_claim: str = "sub",
+        roles: RolesOf[U] | None = None,
+        revocation_ttl: float = _DEFAULT_REVOCATION_TTL,
+    ) -> None:
+        if not ttl > 0:
+            raise ConfigurationError(f"ttl must be positive, not {ttl!r}")
+        if server_key is None and not getattr(cache.backend, "local", False):
+            raise ConfigurationError(
+                "a shared cache backend needs server_key= (the same on every instance)"
+            )
+        self.loader = loader
+        self.verifier = verifier
+        self.cache = cache
+        self.ttl = float(ttl)
+        self.prefix = prefix
+        self.user_id_claim = user_id_claim
+        self.roles_of: RolesOf[U] = roles or default_roles
+        self.revocation_ttl = revocation_ttl
+        self.fingerprint = Fingerprinter(server_key)
+        self._async_loader = inspect.iscoroutinefunction(loader) or inspect.iscoroutinefunction(
+            getattr(loader, "__call__", None)  # noqa: B004 (an async callable object)
+        )
+        self._clock = cache.clock
+        self._entries = cache.full_key(f"{prefix}:u:")
+        self._read = cache.read
+        # A local backend never blocks: its sync read is also the async hit path.
+        self._local = bool(getattr(cache.backend, "local", False))
+        self._stats = cache.new_stats(f"cached_user:{prefix}")
+        self._threads = ThreadFlight()
+        self._tasks = AsyncFlight()
+        self._warn = RateLimitedWarning()
+
+    def __repr__(self) -> str:
+        return f"CachedUser({self.cache!r}, ttl={self.ttl}, prefix={self.prefix!r})"
+
+    # -- resolve ---------------------------------------------------------------------
+
+    def resolve(self, token: str) -> U:
+        """
+        Return the user of ``token``: from the cache, or verified and loaded once.
+
+        Raises:
+            InvalidToken: the token is bad, expired, revoked, or names no user.
+            UserLoaderError: the loader failed (or the JWKS was never reachable).
+            ConfigurationError: the loader is async (use `aresolve`).
+        """
+        fp = self._fingerprint(token)
+        entry = self._read(self._entries + fp)
+        if entry is not MISS:
+            user = self._fresh(entry)
+            if user is not MISS:
+                return cast(U, user)
+        self._stats.count_miss()
+        return self._threads.run(fp, lambda: self._run(self._miss(token, fp)))
+
+    async def aresolve(self, token: str) -> U:
+        """
+        Async twin of `resolve`; a sync loader runs in a worker thread.
+        """
+        fp = self._fingerprint(token)
+        key = self._entries + fp
+        entry = self._read(key) if self._local else await self.cache.aread(key)
+        if entry is not MISS:
+            user = self._fresh(entry)
+            if user is not MISS:
+                return cast(U, user)
+        self._stats.count_miss()
+        return await self._tasks.run(fp, lambda: self._arun(self._miss(token, fp)))
+
+    def _fingerprint(self, token: str) -> str:
+        # Bounded before hashing: a megabyte of junk must not cost a megabyte of HMAC.
+        if len(token) > self.verifier.max_token_bytes:
+            raise InvalidToken("token too large")
+        return self.fingerprint(token)
+
+    def _fresh(self, entry: Any) -> Any:
+        try:
+            if entry["exp"] > self._clock():
+                self._stats.count_hit()
+                return entry["user"]
+        except (TypeError, KeyError, IndexError):  # a foreign entry is a miss
+            pass
+        return MISS
+
+    def check_roles(self, user: U, required: Iterable[str], *, any_of: bool = False) -> None:
+        """
+        Raise `Forbidden` unless ``user`` has every role in ``required`` (or one, with ``any_of``).
+        """
+        check_roles(self.roles_of(user), tuple(required), any_of=any_of)
+
+    # -- the miss flow (sans-I/O) ----------------------------------------------------
+
+    def _miss(self, token: str, fp: str) -> Flow[U]:
+        claims: dict[str, Any] = yield ("verify", token)
+        uid = self._user_id(claims)
+        markers = [self._revoked_key(fp), self._generation_key(uid)]
+        before = yield ("read", markers)
+        if before[0] is not MISS:
+            raise InvalidToken("token revoked")
+        user = yield ("load", claims)
+        if user is None:
+            raise InvalidToken("no such user")
+        exp = claims.get("exp")
+        bound = float(exp) if exp is not None else self._clock() + self.ttl
+        ttl = min(self.ttl, bound - self._clock())
+        if ttl <= 0:
+            return cast(U, user)
+        key = self._entries + fp
+        stored = yield ("write", key, {"exp": bound, "user": user}, ttl, (self._user_tag(uid),))
+        if stored:
+            after = yield ("read", markers)
+            if after[0] is not MISS or after[1] != before[1]:
+                yield ("discard", key)
+            if after[0] is not MISS:
+                raise InvalidToken("token revoked")
+        return cast(U, user)
+
+    def _run(self, flow: Flow[U]) -> U:
+        result: Any = None
+        while True:
+            try:
+                op = flow.send(result)
+            except StopIteration as stop:
+                return cast(U, stop.value)
+            result = self._do(op)
+
+    async def _arun(self, flow: Flow[U]) -> U:
+        result: Any = None
+        while True:
+            try:
+                op = flow.send(result)
+            except StopIteration as stop:
+                return cast(U, stop.value)
+            result = await self._ado(op)
+
+    def _do(self, op: Op) -> Any:
+        kind = op[0]
+        if kind == "verify":
+            return self.verifier.verify(op[1])
+        if kind == "read":
+            return self.cache.get_many(op[1])
+        if kind == "load":
+            return self._load(op[1])
+        if kind == "write":
+            return self.cache.write(*op[1:])
+        return self.cache.discard(op[1])
+
+    async def _ado(self, op: Op) -> Any:
+        kind = op[0]
+        if kind == "verify":
+            return await self.verifier.averify(op[1])
+        if kind == "read":
+            return await self.cache.aget_many(op[1])
+        if kind == "load":
+            return await self._aload(op[1])
+        if kind == "write":
+            return await self.cache.awrite(*op[1:])
+        return await self.cache.adiscard(op[1])
+
+    def _load(self, claims: dict[str, Any]) -> Any:
+        if self._async_loader:
+            raise ConfigurationError("an async loader needs the async path (aresolve)")
+        started = time.perf_counter()
+        try:
+            user = self.loader(claims)
+        except Exception as exc:
+            raise self._load_failed(exc) from exc
+        self._stats.record_load(time.perf_counter() - started)
+        return user
+
+    async def _aload(self, claims: dict[str, Any]) -> Any:
+        started = time.perf_counter()
+        try:
+            if self._async_loader:
+                user = await cast(Awaitable[Any], self.loader(claims))
+            else:
+                user = await asyncio.to_thread(self.loader, claims)
+        except Exception as exc:
+            raise self._load_failed(exc) from exc
+        self._stats.record_load(time.perf_counter() - started)
+        return user
+
+    def _load_failed(self, exc: Exception) -> Exception:
+        self._stats.count_load_error()
+        if isinstance(exc, AuthError):
+            return exc  # the loader refused the user on purpose (banned, no role...)
+        self._warn.warn(
+            "loader", "wa_perfkit: user loader of %s failed (%s)", self.prefix, type(exc).__name__
+        )
+        return UserLoaderError(f"the user loader failed ({type(exc).__name__})")
+
+    # -- keys ------------------------------------------------------------------------
+
+    def _user_id(self, claims: Mapping[str, Any]) -> str:
+        uid = claims.get(self.user_id_claim)
+        if not isinstance(uid, str) or not uid:
+            raise InvalidToken(f"missing claim {self.user_id_claim}")
+        return uid
+
+    def _revoked_key(self, fp: str) -> str:
+        return f"{self.prefix}:r:{fp}"
+
+    def _generation_key(self, uid: str) -> str:
+        return f"{self.prefix}:g:{digest(uid)}"
+
+    def _user_tag(self, uid: str) -> str:
+        return f"{self.prefix}:user:{digest(uid)}"
+
+    # -- invalidation ----------------------------------------------------------------
+
+    def invalidate_user(self, user_id: str) -> int:
+        """
+        Drop every cached entry of ``user_id`` (role change, ban) on every instance.
+
+        Returns:
+            How many entries were removed.
+        """
+        self.cache.set(self._generation_key(user_id), uuid.uuid4().hex, self._generation_ttl())
+        return self.cache.invalidate_tags(self._user_tag(user_id))
+
+    async def ainvalidate_user(self, user_id: str) -> int:
+        """
+        Async twin of `invalidate_user`.
+        """
+        generation = uuid.uuid4().hex
+        await self.cache.aset(self._generation_key(user_id), generation, self._generation_ttl())
+        return await self.cache.ainvalidate_tags(self._user_tag(user_id))
+
+    def revoke(self, token: str) -> bool:
+        """
+        Refuse ``token`` from now on, everywhere (logout); other tokens are unaffected.
+
+        Returns:
+            True if the revocation marker was stored (False: the backend failed).
+        """
+        fp = self._fingerprint(token)
+        stored = self.cache.set(self._revoked_key(fp), 1, self._revocation_ttl(token))
+        self.cache.discard(self._entries + fp)
+        return stored
+
+    async def arevoke(self, token: str) -> bool:
+        """
+        Async twin of `revoke`.
+        """
+        fp = self._fingerprint(token)
+        stored = await self.cache.aset(self._revoked_key(fp), 1, self._revocation_ttl(token))
+        await self.cache.adiscard(self._entries + fp)
+        return stored
+
+    def _generation_ttl(self) -> float:
+        # Only needs to outlive one load racing with the invalidation.
+        return max(self.ttl * 2, 60.0)
+
+    def _revocation_ttl(self, token: str) -> float:
+        exp = _unverified_exp(token)
+        if exp is None:
+            return self.revocation_ttl
+        return max(exp + self.verifier.leeway - self._clock() + 1.0, 1.0)
+
+    def stats(self) -> StatsSnapshot:
+        """
+        Return hits, misses, loads and load errors of this user cache.
+        """
+        return self._stats.snapshot()
+
+
+def _unverified_exp(token: str) -> float | None:
+    try:  # read only to size the revocation marker, never to trust the token
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except Exception:  # any junk: fall back to the default marker lifetime
+        return None
+    exp = claims.get("exp")
+    if isinstance(exp, bool) or not isinstance(exp, (int, float)) or not math.isfinite(exp):
+        return None
+    return float(exp)

@@ -1,0 +1,59 @@
+"""
+Cache keys for tokens: an HMAC-SHA256 of the whole token under a server key.
+
+Why an HMAC and not ``sha256(token)``: a plain hash is a stable public
+function of the token, so anyone who reads the cache (a shared Redis, a
+backup, a ``MONITOR`` session) can test a token they hold against it, and the
+hash itself is as good as the token for a lookup. Under a server key the
+fingerprint is useless without the key, and every instance configured with
+the same key computes the same fingerprint, so they share entries.
+
+The whole token is fingerprinted (header, payload and signature): two tokens
+that differ in any byte, including a re-signed payload, never share an entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from wa_perfkit._secret import Secret
+
+__all__ = ["Fingerprinter"]
+
+
+class Fingerprinter:
+    """
+    Turns tokens into fixed-length, keyed, non-reversible cache key parts.
+
+    Args:
+        server_key: the HMAC key; instances that share a cache must share it.
+            None draws a random key for this process only.
+    """
+
+    __slots__ = ("_base", "shared")
+
+    def __init__(self, server_key: str | bytes | Secret | None = None) -> None:
+        #: False when the key was drawn at random (entries only make sense in-process).
+        self.shared = server_key is not None
+        key = Secret(server_key if server_key is not None else secrets.token_bytes(32))
+        # Keyed once: each fingerprint copies the prepared state instead of rehashing the key.
+        self._base = hmac.new(key.get_secret_value(), digestmod=hashlib.sha256)
+
+    def __repr__(self) -> str:
+        return f"Fingerprinter(server_key=Secret('**********'), shared={self.shared})"
+
+    def __call__(self, token: str) -> str:
+        """
+        Return the hex HMAC-SHA256 of ``token``.
+
+        Args:
+            token: the raw token (any string; lone surrogates are kept, not refused).
+
+        Returns:
+            64 hex characters.
+        """
+        mac = self._base.copy()
+        mac.update(token.encode("utf-8", "surrogatepass"))
+        return mac.hexdigest()

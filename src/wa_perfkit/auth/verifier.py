@@ -1,0 +1,237 @@
+"""
+`JWTVerifier`: check a JWT's signature and claims with PyJWT, algorithms pinned.
+
+Order of checks, cheapest first, so junk costs almost nothing::
+
+    length <= max_token_bytes ─▶ shape b64url.b64url.b64url ─▶ header: alg allowed?
+      ├─ HS256/384/512 ─▶ the shared secret (only if one is configured)
+      └─ RS*/ES*/EdDSA ─▶ JWKS key by kid, pinned to its own alg (never the header's)
+    ─▶ PyJWT: signature, aud, iss, required claims ─▶ exp / nbf against our clock
+
+Algorithm confusion cannot happen: an HS token is only ever checked against
+the configured secret (never a public key), an asymmetric token only against
+a JWKS key whose own algorithm equals the header's, and ``none`` is never
+allowed. Time claims are checked here rather than by PyJWT so that the clock
+is injectable (tests) and ``exp`` is required to be a number.
+
+Supabase: the legacy secret is ``JWTVerifier(secret=JWT_SECRET,
+audience="authenticated")``; asymmetric keys are ``JWTVerifier(jwks_url=
+"https://<project>.supabase.co/auth/v1/.well-known/jwks.json",
+audience="authenticated", issuer="https://<project>.supabase.co/auth/v1")``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+import time
+from collections.abc import Callable, Collection, Iterable
+from typing import Any
+
+import jwt
+
+from wa_perfkit._secret import Secret
+from wa_perfkit.auth.jwks import JWKSCache
+from wa_perfkit.errors import ConfigurationError, InvalidToken
+
+__all__ = ["ASYMMETRIC_ALGORITHMS", "HMAC_ALGORITHMS", "JWTVerifier"]
+
+HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
+ASYMMETRIC_ALGORITHMS = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+)
+_DEFAULT_ASYMMETRIC = ("RS256", "ES256", "EdDSA")
+_SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+", re.ASCII)
+
+
+class JWTVerifier:
+    """
+    Verifies bearer JWTs: signature, algorithm, audience, issuer, time claims, size.
+
+    Args:
+        secret: the shared HMAC secret (Supabase's legacy "JWT secret").
+        jwks_url: the JWKS URL for RS256/ES256/EdDSA tokens (keys found by ``kid``).
+        algorithms: the accepted algorithms; defaults to HS256 with a secret plus
+            RS256, ES256 and EdDSA with a JWKS URL. ``none`` is never accepted.
+        audience: the required ``aud`` (Supabase: ``"authenticated"``). None
+            refuses tokens that carry an ``aud`` (PyJWT's rule): set it.
+        issuer: the required ``iss``; None skips the check.
+        leeway: seconds of clock skew tolerated on ``exp`` and ``nbf``.
+        required_claims: claims every token must carry.
+        max_token_bytes: longer tokens are refused before any parsing.
+        jwks_ttl: seconds before a fetched key set is refreshed.
+        jwks_cooldown: minimum seconds between two JWKS fetches.
+        jwks_timeout: seconds a JWKS fetch may take.
+        clock: wall clock for ``exp``/``nbf`` (seconds since the epoch).
+        timer: monotonic clock for the JWKS refresh schedule.
+
+    Raises:
+        ConfigurationError: neither ``secret`` nor ``jwks_url``, or an algorithm
+            that has no key source (or is ``none``).
+    """
+
+    def __init__(
+        self,
+        secret: str | bytes | Secret | None = None,
+        *,
+        jwks_url: str | None = None,
+        algorithms: Iterable[str] | None = None,
+        audience: str | Collection[str] | None = None,
+        issuer: str | None = None,
+        leeway: float = 0.0,
+        required_claims: Iterable[str] = ("exp", "sub"),
+        max_token_bytes: int = 8192,
+        jwks_ttl: float = 600.0,
+        jwks_cooldown: float = 15.0,
+        jwks_timeout: float = 3.0,
+        clock: Callable[[], float] = time.time,
+        timer: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if secret is None and jwks_url is None:
+            raise ConfigurationError("JWTVerifier needs secret= or jwks_url=")
+        self.algorithms = _algorithms(algorithms, secret is not None, jwks_url is not None)
+        self._secret = Secret(secret) if secret is not None else None
+        self.jwks = (
+            JWKSCache(
+                jwks_url, algorithms=self.algorithms - HMAC_ALGORITHMS, ttl=jwks_ttl,
+                cooldown=jwks_cooldown, timeout=jwks_timeout, timer=timer,
+            )
+            if jwks_url is not None
+            else None
+        )
+        self.audience = audience if audience is None or isinstance(audience, str) else [*audience]
+        self.issuer = issuer
+        self.leeway = leeway
+        self.required_claims = tuple(required_claims)
+        self.max_token_bytes = max_token_bytes
+        self.clock = clock
+        self._options: dict[str, Any] = {
+            "require": list(self.required_claims),
+            "verify_exp": False,  # checked in _check_times with the injectable clock
+            "verify_nbf": False,
+            "verify_iat": False,
+        }
+        self._verifications = itertools.count()
+
+    def __repr__(self) -> str:
+        source = "jwks" if self._secret is None else "secret" if self.jwks is None else "both"
+        return f"JWTVerifier({source}, algorithms={sorted(self.algorithms)}, aud={self.audience!r})"
+
+    @property
+    def verifications(self) -> int:
+        """
+        How many signatures this verifier has checked (successful or not).
+        """
+        return int(repr(self._verifications)[6:-1])
+
+    def verify(self, token: str) -> dict[str, Any]:
+        """
+        Return the claims of a valid token.
+
+        Args:
+            token: the raw JWT.
+
+        Returns:
+            The verified claims.
+
+        Raises:
+            InvalidToken: anything wrong with the token (the reason never contains it).
+            KeySetUnavailable: JWKS-signed token but no key set could ever be fetched.
+        """
+        alg, kid = self._header(token)
+        key = self._hmac_key() if alg in HMAC_ALGORITHMS else self._jwks().key(kid, alg)
+        return self._decode(token, key, alg)
+
+    async def averify(self, token: str) -> dict[str, Any]:
+        """
+        Async twin of `verify`: a JWKS fetch never blocks the event loop.
+        """
+        alg, kid = self._header(token)
+        key = self._hmac_key() if alg in HMAC_ALGORITHMS else await self._jwks().akey(kid, alg)
+        return self._decode(token, key, alg)
+
+    def _header(self, token: str) -> tuple[str, str | None]:
+        if len(token) > self.max_token_bytes:
+            raise InvalidToken("token too large")
+        if not _SHAPE.fullmatch(token):
+            raise InvalidToken("malformed token")
+        try:
+            header = jwt.get_unverified_header(token)
+        except Exception:  # PyJWT raises DecodeError, but junk may reach json/base64 too
+            raise InvalidToken("malformed header") from None
+        alg, kid = header.get("alg"), header.get("kid")
+        if not isinstance(alg, str) or alg not in self.algorithms:
+            raise InvalidToken("algorithm not allowed")
+        if kid is not None and not isinstance(kid, str):
+            raise InvalidToken("malformed kid")
+        return alg, kid
+
+    def _hmac_key(self) -> bytes:
+        assert self._secret is not None  # HMAC algorithms are only allowed with a secret
+        return self._secret.get_secret_value()
+
+    def _jwks(self) -> JWKSCache:
+        assert self.jwks is not None  # asymmetric algorithms are only allowed with a JWKS URL
+        return self.jwks
+
+    def _decode(self, token: str, key: Any, alg: str) -> dict[str, Any]:
+        next(self._verifications)
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token, key, algorithms=[alg], audience=self.audience, issuer=self.issuer,
+                options=self._options,  # type: ignore[arg-type]
+            )
+        except jwt.PyJWTError as exc:
+            raise InvalidToken(_reason(exc)) from None
+        except Exception:  # a crafted token must never become a 500
+            raise InvalidToken("malformed token") from None
+        self._check_times(claims)
+        return claims
+
+    def _check_times(self, claims: dict[str, Any]) -> None:
+        now = self.clock()
+        exp, nbf = claims.get("exp"), claims.get("nbf")
+        if exp is not None:
+            if not _is_number(exp):
+                raise InvalidToken("exp is not a number")
+            if now >= exp + self.leeway:
+                raise InvalidToken("token expired")
+        if nbf is not None:
+            if not _is_number(nbf):
+                raise InvalidToken("nbf is not a number")
+            if nbf > now + self.leeway:
+                raise InvalidToken("token not yet valid")
+
+
+def _algorithms(chosen: Iterable[str] | None, has_secret: bool, has_jwks: bool) -> frozenset[str]:
+    if chosen is None:
+        hmac = ("HS256",) if has_secret else ()
+        return frozenset(hmac + (_DEFAULT_ASYMMETRIC if has_jwks else ()))
+    algorithms = frozenset(chosen)
+    for alg in algorithms:
+        if alg in HMAC_ALGORITHMS and not has_secret:
+            raise ConfigurationError(f"{alg} needs secret=")
+        if alg in ASYMMETRIC_ALGORITHMS and not has_jwks:
+            raise ConfigurationError(f"{alg} needs jwks_url=")
+        if alg not in HMAC_ALGORITHMS | ASYMMETRIC_ALGORITHMS:
+            raise ConfigurationError(f"algorithm {alg!r} is not supported")
+    if not algorithms:
+        raise ConfigurationError("algorithms must not be empty")
+    return algorithms
+
+
+def _is_number(value: Any) -> bool:
+    return type(value) in (int, float) and math.isfinite(value)
+
+
+def _reason(exc: jwt.PyJWTError) -> str:
+    if isinstance(exc, jwt.InvalidSignatureError):
+        return "bad signature"
+    if isinstance(exc, jwt.InvalidAudienceError):
+        return "wrong audience"
+    if isinstance(exc, jwt.InvalidIssuerError):
+        return "wrong issuer"
+    if isinstance(exc, jwt.MissingRequiredClaimError):
+        return f"missing claim {exc.claim}"
+    return "invalid token"

@@ -1,0 +1,108 @@
+"""
+Fixtures of the auth tests: keys, a JWKS server, verifiers, user caches on memory and Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+
+from tests.auth._tokens import AUDIENCE, ISSUER, SECRET, SERVER_KEY, JWKSServer, KeyPair, make_pair
+from wa_perfkit.auth import CachedUser, JWTVerifier
+from wa_perfkit.backends.memory import MemoryBackend
+from wa_perfkit.backends.redis import RedisBackend
+from wa_perfkit.cache import Cache
+
+
+class Users:
+    """A user store that counts loads; loads may be slowed, failed or held."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.fail = False
+        self.missing: set[str] = set()
+        self.delay = 0.0
+        self.roles: dict[str, list[str]] = {}
+        self.gate: threading.Event | None = None
+        self._lock = threading.Lock()
+
+    def _user(self, claims: dict[str, Any]) -> dict[str, Any] | None:
+        with self._lock:
+            self.calls += 1
+        if self.fail:
+            raise ConnectionError("database is down")
+        sub = claims["sub"]
+        if sub in self.missing:
+            return None
+        return {"id": sub, "roles": self.roles.get(sub, ["agent"]), "version": self.calls}
+
+    def load(self, claims: dict[str, Any]) -> dict[str, Any] | None:
+        if self.gate is not None:
+            self.gate.wait(10)
+        if self.delay:
+            import time
+
+            time.sleep(self.delay)
+        return self._user(claims)
+
+    async def aload(self, claims: dict[str, Any]) -> dict[str, Any] | None:
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        return self._user(claims)
+
+
+@pytest.fixture(name="keys", scope="session")
+def fixture_keys() -> dict[str, KeyPair]:
+    """One key pair per asymmetric algorithm Supabase may use."""
+    return {alg: make_pair(alg, f"kid-{alg.lower()}") for alg in ("RS256", "ES256", "EdDSA")}
+
+
+@pytest.fixture(name="jwks")
+def fixture_jwks(keys: dict[str, KeyPair]) -> Iterator[JWKSServer]:
+    server = JWKSServer([pair.public_jwk for pair in keys.values()]).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(name="verifier")
+def fixture_verifier(jwks: JWKSServer) -> JWTVerifier:
+    """Legacy secret and JWKS together, Supabase defaults."""
+    return JWTVerifier(
+        SECRET, jwks_url=jwks.url, audience=AUDIENCE, issuer=ISSUER, jwks_cooldown=0.2
+    )
+
+
+@pytest.fixture(name="users")
+def fixture_users() -> Users:
+    return Users()
+
+
+@pytest.fixture(name="kind", params=["memory", "redis"])
+def fixture_kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(name="ucache")
+async def fixture_ucache(kind: str, request: pytest.FixtureRequest) -> AsyncIterator[Cache]:
+    """A real-clock cache on each backend in turn."""
+    if kind == "memory":
+        yield Cache(MemoryBackend(maxsize=10_000), namespace="auth-mem")
+        return
+    backend = RedisBackend(request.getfixturevalue("redis_url"))
+    yield Cache(backend, namespace=request.getfixturevalue("namespace"))
+    backend.close()
+    await backend.aclose()
+
+
+@pytest.fixture(name="current")
+def fixture_current(ucache: Cache, verifier: JWTVerifier, users: Users) -> CachedUser[Any]:
+    return CachedUser(users.load, verifier=verifier, cache=ucache, ttl=120, server_key=SERVER_KEY)
+
+
+@pytest.fixture(name="acurrent")
+def fixture_acurrent(ucache: Cache, verifier: JWTVerifier, users: Users) -> CachedUser[Any]:
+    return CachedUser(users.aload, verifier=verifier, cache=ucache, ttl=120, server_key=SERVER_KEY)
