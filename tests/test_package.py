@@ -37,7 +37,9 @@ class TestPackage:
             "heavy = {'redis', 'fastapi', 'flask', 'prometheus_client', 'psycopg', 'asyncpg'}\n"
             "print(sorted(heavy & set(sys.modules)))\n"
         )
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        )
         assert out.stdout.strip() == "[]"
 
     def test_quickstart_runs(self) -> None:

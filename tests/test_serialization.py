@@ -40,6 +40,9 @@ class Account(pydantic.BaseModel):
     tags: list[str]
 
 
+# Fixtures here are per-test namespaces, fine to share across hypothesis examples.
+FIXTURES_OK = [HealthCheck.function_scoped_fixture]
+
 SERIALIZER = JsonSerializer(codecs=[dataclass_codec(Contact), pydantic_codec(Account)])
 
 scalars = (
@@ -54,7 +57,9 @@ scalars = (
     | st.dates()
     | st.datetimes()
     | st.datetimes(timezones=st.timezones())
-    | st.builds(Contact, st.uuids(), st.text(max_size=20), st.datetimes(timezones=st.just(dt.timezone.utc)))
+    | st.builds(
+        Contact, st.uuids(), st.text(max_size=20), st.datetimes(timezones=st.just(dt.UTC))
+    )
     | st.builds(
         Account,
         id=st.integers(0, 2**40),
@@ -95,7 +100,7 @@ class TestRoundTrip:
         """Every supported value comes back equal and of the same type."""
         assert same(SERIALIZER.loads(SERIALIZER.dumps(value)), value)
 
-    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @settings(max_examples=60, deadline=None, suppress_health_check=FIXTURES_OK)
     @given(value=values)
     def test_hit_equals_miss_on_redis(self, redis_url: str, namespace: str, value: Any) -> None:
         """Through ttl_repository on real Redis, the hit returns what the miss returned."""
@@ -114,7 +119,7 @@ class TestRoundTrip:
         assert len(produced) == 1
         assert same(miss, value) and same(hit, value)
 
-    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @settings(max_examples=60, deadline=None, suppress_health_check=FIXTURES_OK)
     @given(value=values)
     def test_hit_equals_miss_on_memory(self, namespace: str, value: Any) -> None:
         """On memory (objects, and copies through the serializer) the hit is the miss's value."""

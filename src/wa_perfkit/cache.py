@@ -33,6 +33,8 @@ from wa_perfkit.backends.base import MISS, Backend, PrefixClearable, TagIndex
 from wa_perfkit.errors import BackendError, ConfigurationError, SerializationError
 from wa_perfkit.keys import MAX_PLAIN_LENGTH, digest
 from wa_perfkit.metrics import Stats, StatsSnapshot, total
+from wa_perfkit.observe import ERROR, HIT, STALE, note, observing
+from wa_perfkit.observe import MISS as MISS_EVENT
 from wa_perfkit.policy import Policy
 from wa_perfkit.serialization import JsonSerializer, Serializer
 
@@ -407,15 +409,25 @@ class Cache:
             value, fresh = self._unpack(full_key, stored, policy)
             if fresh:
                 stats.count_hit()
+                if observing():
+                    note(stats.name, HIT, full_key)
                 return value  # type: ignore[no-any-return]
             if value is not MISS:
                 stats.count_stale_hit()
+                note(stats.name, STALE, full_key)
                 self._refresh_in_thread(full_key, loader, policy, stats, tags)
                 return value  # type: ignore[no-any-return]
         stats.count_miss()
-        return self._thread_flight.run(
-            full_key, lambda: self._load_and_store(full_key, loader, policy, stats, tags)
-        )
+        started = time.perf_counter()
+        try:
+            loaded = self._thread_flight.run(
+                full_key, lambda: self._load_and_store(full_key, loader, policy, stats, tags)
+            )
+        except BaseException:
+            note(stats.name, ERROR, full_key, time.perf_counter() - started)
+            raise
+        note(stats.name, MISS_EVENT, full_key, time.perf_counter() - started)
+        return loaded
 
     async def aload_through(
         self,
@@ -447,17 +459,27 @@ class Cache:
             value, fresh = self._unpack(full_key, stored, policy)
             if fresh:
                 stats.count_hit()
+                if observing():
+                    note(stats.name, HIT, full_key)
                 return value  # type: ignore[no-any-return]
             if value is not MISS:
                 stats.count_stale_hit()
+                note(stats.name, STALE, full_key)
                 self._async_flight.start(
                     full_key, lambda: self._aload_and_store(full_key, loader, policy, stats, tags)
                 )
                 return value  # type: ignore[no-any-return]
         stats.count_miss()
-        return await self._async_flight.run(
-            full_key, lambda: self._aload_and_store(full_key, loader, policy, stats, tags)
-        )
+        started = time.perf_counter()
+        try:
+            loaded = await self._async_flight.run(
+                full_key, lambda: self._aload_and_store(full_key, loader, policy, stats, tags)
+            )
+        except BaseException:
+            note(stats.name, ERROR, full_key, time.perf_counter() - started)
+            raise
+        note(stats.name, MISS_EVENT, full_key, time.perf_counter() - started)
+        return loaded
 
     def _unpack(self, full_key: str, stored: Any, policy: Policy) -> tuple[Any, bool]:
         try:

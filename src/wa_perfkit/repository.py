@@ -29,15 +29,18 @@ import functools
 import inspect
 from collections.abc import Callable, Coroutine, Sequence
 from functools import partial
+from logging import DEBUG
 from typing import Any, Protocol, TypeVar, overload
 
 from typing_extensions import ParamSpec
 
+from wa_perfkit._log import logger
 from wa_perfkit.backends.base import MISS
 from wa_perfkit.cache import Cache
 from wa_perfkit.errors import ConfigurationError
 from wa_perfkit.keys import KeyBuilder, check_template
 from wa_perfkit.metrics import StatsSnapshot
+from wa_perfkit.observe import HIT, current_trace, note
 from wa_perfkit.policy import Policy
 
 __all__ = ["AsyncCachedFunction", "CachedFunction", "ttl_repository"]
@@ -158,7 +161,7 @@ def _sync_core(spec: _Spec, builder: KeyBuilder) -> _Core:
     """
     cache, policy, stats = spec.cache, spec.policy, spec.stats
     read, resolve, count_hit, make_key = cache.read, cache.resolve, stats.count_hit, builder.make
-    tags = _tag_maker(spec, builder)
+    tags, name, debug = _tag_maker(spec, builder), stats.name, logger.isEnabledFor
 
     if policy.stale_ttl:  # every read needs the freshness check of `resolve`
 
@@ -174,6 +177,8 @@ def _sync_core(spec: _Spec, builder: KeyBuilder) -> _Core:
         value = read(key)
         if value is not MISS:
             count_hit()
+            if current_trace() is not None or debug(DEBUG):
+                note(name, HIT, key)
             return value
         loader = partial(func, *args, **kwargs)
         return resolve(key, MISS, loader, policy, stats, tags(args, kwargs))
@@ -187,7 +192,7 @@ def _async_core(spec: _Spec, builder: KeyBuilder) -> _Core:
     """
     cache, policy, stats = spec.cache, spec.policy, spec.stats
     aresolve, count_hit, make_key = cache.aresolve, stats.count_hit, builder.make
-    tags = _tag_maker(spec, builder)
+    tags, name, debug = _tag_maker(spec, builder), stats.name, logger.isEnabledFor
     # A local backend's sync read never blocks: skip a coroutine per hit.
     local_read = cache.read if getattr(cache.backend, "local", False) else None
     aread, stale = cache.aread, bool(policy.stale_ttl)
@@ -197,6 +202,8 @@ def _async_core(spec: _Spec, builder: KeyBuilder) -> _Core:
         value = local_read(key) if local_read is not None else await aread(key)
         if value is not MISS and not stale:
             count_hit()
+            if current_trace() is not None or debug(DEBUG):
+                note(name, HIT, key)
             return value
         loader = partial(func, *args, **kwargs)
         return await aresolve(key, value, loader, policy, stats, tags(args, kwargs))

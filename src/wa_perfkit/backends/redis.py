@@ -8,9 +8,13 @@ script touching one key.
 
 Faults are cache misses, never caller errors: every driver exception becomes
 a `BackendError` in one place (`_guarded` / `_aguarded`), which the `Cache`
-counts and answers with the loader. Short default timeouts (100 ms connect
+counts and answers with the loader. Short default timeouts (250 ms connect
 and read), no driver-level retries, and a `CircuitBreaker` mean a dead Redis
 costs at most one timeout per call until the breaker opens, then nothing.
+(250 ms rather than tens: an asyncio read timeout also counts the time the
+event loop takes to get back to the read, and with hundreds of concurrent
+requests on two busy cores 100 ms gave false timeouts — each one a needless
+extra loader run.)
 
 The asyncio client is created lazily, once per event loop (an asyncio
 connection cannot move between loops), on a *blocking* pool: with 500
@@ -81,8 +85,8 @@ class RedisBackend:
         *,
         client: Any = None,
         async_client: Any = None,
-        socket_timeout: float = 0.1,
-        connect_timeout: float = 0.1,
+        socket_timeout: float = 0.25,
+        connect_timeout: float = 0.25,
         max_connections: int = 64,
         pool_timeout: float = 1.0,
         breaker: CircuitBreaker | None = None,
