@@ -54,11 +54,19 @@ def make_pair(alg: str, kid: str) -> KeyPair:
     return KeyPair(kid, alg, private, jwk)
 
 
-def claims(sub: str = "user-1", ttl: float = 3600, now: float | None = None, **extra: Any) -> dict[str, Any]:
+def claims(
+    sub: str = "user-1", ttl: float = 3600, now: float | None = None, **extra: Any
+) -> dict[str, Any]:
     """Supabase-like claims valid for ``ttl`` seconds."""
     now = time.time() if now is None else now
-    base = {"sub": sub, "aud": AUDIENCE, "iss": ISSUER, "exp": int(now + ttl), "iat": int(now),
-            "role": "authenticated"}
+    base = {
+        "sub": sub,
+        "aud": AUDIENCE,
+        "iss": ISSUER,
+        "exp": int(now + ttl),
+        "iat": int(now),
+        "role": "authenticated",
+    }
     base.update(extra)
     return {k: v for k, v in base.items() if v is not None}
 
@@ -110,7 +118,11 @@ class JWKSServer:
                 with state.lock:
                     state.hits += 1
                 time.sleep(state.delay)
-                body = state.body if state.body is not None else json.dumps({"keys": state.keys}).encode()
+                body = (
+                    state.body
+                    if state.body is not None
+                    else json.dumps({"keys": state.keys}).encode()
+                )
                 self.send_response(state.status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
@@ -122,7 +134,7 @@ class JWKSServer:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, args=(0.02,), daemon=True).start()
         return self
 
     def stop(self) -> None:

@@ -20,11 +20,13 @@ def bad_tokens(keys: dict[str, KeyPair]) -> dict[str, str]:
         "three dots": "...",
         "two dots": "a.b",
         "alg none": raw_token({"alg": "none", "typ": "JWT"}, claims(), None),
-        "alg none signed": raw_token({"alg": "none"}, claims(), b"x") ,
+        "alg none signed": raw_token({"alg": "none"}, claims(), b"x"),
         "hs256 with rsa public key": raw_token(
             {"alg": "HS256", "typ": "JWT", "kid": rsa.kid}, claims(), rsa.public_pem
         ),
-        "rs256 header on hs secret": raw_token({"alg": "RS256", "kid": rsa.kid}, claims(), SECRET.encode()),
+        "rs256 header on hs secret": raw_token(
+            {"alg": "RS256", "kid": rsa.kid}, claims(), SECRET.encode()
+        ),
         "wrong secret": hs_token(claims(), secret="another-secret-that-is-long-enough-012345"),
         "expired": hs_token(claims(ttl=-10)),
         "expired rsa": signed(rsa, claims(ttl=-10)),

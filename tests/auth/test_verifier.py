@@ -6,7 +6,16 @@ from __future__ import annotations
 
 import pytest
 
-from tests.auth._tokens import AUDIENCE, ISSUER, SECRET, JWKSServer, KeyPair, claims, hs_token, signed
+from tests.auth._tokens import (
+    AUDIENCE,
+    ISSUER,
+    SECRET,
+    JWKSServer,
+    KeyPair,
+    claims,
+    hs_token,
+    signed,
+)
 from tests.auth.cases import bad_tokens
 from wa_perfkit._secret import Secret
 from wa_perfkit.auth import JWTVerifier
@@ -38,7 +47,9 @@ class TestJWTVerifier:
                 await verifier.averify(token)
             assert name  # keeps the case name in the failure's locals
 
-    def test_reason_never_contains_token(self, verifier: JWTVerifier, keys: dict[str, KeyPair]) -> None:
+    def test_reason_never_contains_token(
+        self, verifier: JWTVerifier, keys: dict[str, KeyPair]
+    ) -> None:
         """Refusal reasons are short and never echo the token."""
         for token in bad_tokens(keys).values():
             with pytest.raises(InvalidToken) as info:
