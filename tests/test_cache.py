@@ -1,0 +1,125 @@
+"""
+Cache: the public API over each backend (memory and real Redis).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import redis
+
+from wa_perfkit.backends.base import MISS
+from wa_perfkit.backends.memory import MemoryBackend
+from wa_perfkit.backends.redis import RedisBackend
+from wa_perfkit.cache import Cache
+from wa_perfkit.errors import ConfigurationError
+from wa_perfkit.policy import Policy
+
+
+class TestCache:
+    def test_get_set_delete(self, cache: Cache) -> None:
+        """get returns MISS (or the default) until set; delete removes."""
+        assert cache.get("k") is MISS
+        assert cache.get("k", None) is None
+        assert cache.set("k", {"a": 1}, 10) is True
+        assert cache.get("k") == {"a": 1}
+        assert cache.delete("k") is True
+        assert cache.get("k") is MISS
+
+    async def test_async_twins(self, cache: Cache) -> None:
+        """The a-prefixed methods mirror the sync ones."""
+        assert await cache.aget("k") is MISS
+        assert await cache.aset("k", [1, 2], 10) is True
+        assert await cache.aget("k") == [1, 2]
+        assert await cache.aadd("k", 3, 10) is False
+        assert await cache.aget_many(["k", "x"]) == [[1, 2], MISS]
+        assert await cache.adelete_many(["k", "x"]) == 1
+        assert await cache.adelete("k") is False
+
+    def test_none_is_a_value(self, cache: Cache) -> None:
+        """None can be stored and is told apart from a miss."""
+        cache.set("n", None, 10)
+        assert cache.get("n") is None
+
+    def test_add_and_many(self, cache: Cache) -> None:
+        """add is set-if-absent; get_many keeps order."""
+        assert cache.add("a", 1, 10) is True
+        assert cache.add("a", 2, 10) is False
+        cache.set("b", 2, 10)
+        assert cache.get_many(["a", "missing", "b"]) == [1, MISS, 2]
+        assert cache.delete_many(["a", "b", "missing"]) == 2
+
+    def test_get_or_load(self, cache: Cache) -> None:
+        """get_or_load runs the loader once, then hits."""
+        calls: list[int] = []
+
+        def loader() -> int:
+            calls.append(1)
+            return 42
+
+        assert cache.get_or_load("k", loader, 10) == 42
+        assert cache.get_or_load("k", loader, Policy(10)) == 42
+        assert calls == [1]
+        assert cache.stats().hits == 1
+
+    async def test_aget_or_load_single_flight(self, cache: Cache) -> None:
+        """aget_or_load deduplicates 100 concurrent callers."""
+        calls = 0
+
+        async def loader() -> str:
+            nonlocal calls
+            calls += 1
+            await asyncio.sleep(0.02)
+            return "v"
+
+        results = await asyncio.gather(*(cache.aget_or_load("k", loader, 10) for _ in range(100)))
+        assert results == ["v"] * 100 and calls == 1
+
+    def test_unstorable_value_is_returned_not_raised(self, namespace: str, redis_url: str) -> None:
+        """A value the serializer refuses is returned to the caller and simply not cached."""
+        cache = Cache(RedisBackend(redis_url), namespace=namespace)
+        marker = object()
+        assert cache.get_or_load("k", lambda: marker, 10) is marker
+        assert cache.get("k") is MISS
+
+    def test_long_keys_are_digested(self, cache: Cache) -> None:
+        """Very long keys are hashed, and still round-trip."""
+        key = "x" * 5000
+        assert len(cache.full_key(key)) < 100
+        cache.set(key, 1, 10)
+        assert cache.get(key) == 1
+
+    def test_bad_namespace(self) -> None:
+        """Namespaces and versions must be non-empty and colon-free."""
+        for kwargs in ({"namespace": ""}, {"namespace": "a:b"}, {"version": "1:2"}):
+            with pytest.raises(ConfigurationError):
+                Cache(MemoryBackend(), **kwargs)  # type: ignore[arg-type]
+
+
+class TestNamespaces:
+    def test_clear_removes_only_this_namespace(
+        self, redis_url: str, namespace: str, redis_client: redis.Redis
+    ) -> None:
+        """clear() leaves other namespaces, other versions and foreign keys alone."""
+        mine = Cache(RedisBackend(redis_url), namespace=namespace)
+        other_version = Cache(RedisBackend(redis_url), namespace=namespace, version=2)
+        neighbour = Cache(RedisBackend(redis_url), namespace=namespace + "x")
+        foreign = f"{namespace}-foreign"
+        redis_client.set(foreign, b"keep", ex=60)
+        for cache in (mine, other_version, neighbour):
+            for i in range(50):
+                cache.set(f"k{i}", i, 60)
+        assert mine.clear() == 50
+        assert mine.get("k1") is MISS
+        assert other_version.get("k1") == 1 and neighbour.get("k1") == 1
+        assert redis_client.get(foreign) == b"keep"
+        redis_client.delete(foreign)
+        for cache in (other_version, neighbour):
+            cache.clear()
+
+    async def test_aclear_on_each_backend(self, cache: Cache) -> None:
+        """aclear empties the namespace."""
+        await cache.aset("k", 1, 10)
+        assert await cache.aclear() == 1
+        assert await cache.aget("k") is MISS
