@@ -4,55 +4,17 @@ Fixtures of the auth tests: keys, a JWKS server, verifiers, user caches on memor
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
 
 from tests.auth._tokens import AUDIENCE, ISSUER, SECRET, SERVER_KEY, JWKSServer, KeyPair, make_pair
+from tests.auth._users import Users
 from wa_perfkit.auth import CachedUser, JWTVerifier
 from wa_perfkit.backends.memory import MemoryBackend
 from wa_perfkit.backends.redis import RedisBackend
 from wa_perfkit.cache import Cache
-
-
-class Users:
-    """A user store that counts loads; loads may be slowed, failed or held."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-        self.fail = False
-        self.missing: set[str] = set()
-        self.delay = 0.0
-        self.roles: dict[str, list[str]] = {}
-        self.gate: threading.Event | None = None
-        self._lock = threading.Lock()
-
-    def _user(self, claims: dict[str, Any]) -> dict[str, Any] | None:
-        with self._lock:
-            self.calls += 1
-        if self.fail:
-            raise ConnectionError("database is down")
-        sub = claims["sub"]
-        if sub in self.missing:
-            return None
-        return {"id": sub, "roles": self.roles.get(sub, ["agent"]), "version": self.calls}
-
-    def load(self, claims: dict[str, Any]) -> dict[str, Any] | None:
-        if self.gate is not None:
-            self.gate.wait(10)
-        if self.delay:
-            import time
-
-            time.sleep(self.delay)
-        return self._user(claims)
-
-    async def aload(self, claims: dict[str, Any]) -> dict[str, Any] | None:
-        if self.delay:
-            await asyncio.sleep(self.delay)
-        return self._user(claims)
 
 
 @pytest.fixture(name="keys", scope="session")

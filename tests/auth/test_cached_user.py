@@ -16,8 +16,8 @@ import pytest
 import redis
 
 from tests.auth._tokens import AUDIENCE, SECRET, SERVER_KEY, KeyPair, claims, hs_token, signed
+from tests.auth._users import Users
 from tests.auth.cases import bad_tokens
-from tests.auth.conftest import Users
 from tests.conftest import FakeClock
 from tests.services import RedisServer
 from wa_perfkit.auth import CachedUser, JWTVerifier

@@ -7,7 +7,8 @@ The hit path is one backend read and no cryptography beyond one HMAC::
        hit, entry.exp > now ─▶ user                    (no verify, no loader)
        miss ─▶ single-flight per fp ─▶ the miss flow below
 
-    miss flow: verify (signature, aud, iss, exp, nbf)
+    miss flow: GET again (a load may just have finished)
+               ─▶ verify (signature, aud, iss, exp, nbf)
                ─▶ MGET revoked:{fp}, gen:{user}     revoked ─▶ 401
                ─▶ loader(claims)                    raises ─▶ 503, None ─▶ 401
                ─▶ SET u:{fp} {exp, user} ttl=min(ttl, exp - now), tagged user:{id}
@@ -189,6 +190,14 @@ class CachedUser(Generic[U]):
     # -- the miss flow (sans-I/O) ----------------------------------------------------
 
     def _miss(self, token: str, fp: str) -> Flow[U]:
+        key = self._entries + fp
+        # Re-read inside the flight: a request that missed just before another's
+        # load finished must take its result, not load a second time.
+        entry = yield ("get", key)
+        if entry is not MISS:
+            user = self._fresh(entry)
+            if user is not MISS:
+                return cast(U, user)
         claims: dict[str, Any] = yield ("verify", token)
         uid = self._user_id(claims)
         markers = [self._revoked_key(fp), self._generation_key(uid)]
@@ -203,7 +212,6 @@ class CachedUser(Generic[U]):
         ttl = min(self.ttl, bound - self._clock())
         if ttl <= 0:
             return cast(U, user)
-        key = self._entries + fp
         stored = yield ("write", key, {"exp": bound, "user": user}, ttl, (self._user_tag(uid),))
         if stored:
             after = yield ("read", markers)
@@ -233,6 +241,8 @@ class CachedUser(Generic[U]):
 
     def _do(self, op: Op) -> Any:
         kind = op[0]
+        if kind == "get":
+            return self._read(op[1])
         if kind == "verify":
             return self.verifier.verify(op[1])
         if kind == "read":
@@ -245,6 +255,8 @@ class CachedUser(Generic[U]):
 
     async def _ado(self, op: Op) -> Any:
         kind = op[0]
+        if kind == "get":
+            return self._read(op[1]) if self._local else await self.cache.aread(op[1])
         if kind == "verify":
             return await self.verifier.averify(op[1])
         if kind == "read":
