@@ -2,7 +2,6 @@
 The FastAPI app the tests (and the two-process worker) drive.
 """
 
-from __future__ import annotations
 
 from typing import Annotated, Any
 
