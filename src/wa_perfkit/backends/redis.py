@@ -8,18 +8,29 @@ script touching one key.
 
 Faults are cache misses, never caller errors: every driver exception becomes
 a `BackendError` in one place (`_guarded` / `_aguarded`), which the `Cache`
-counts and answers with the loader. Short default timeouts (250 ms connect
-and read), no driver-level retries, and a `CircuitBreaker` mean a dead Redis
-costs at most one timeout per call until the breaker opens, then nothing.
-(250 ms rather than tens: an asyncio read timeout also counts the time the
-event loop takes to get back to the read, and with hundreds of concurrent
-requests on two busy cores 100 ms gave false timeouts — each one a needless
-extra loader run.)
+counts and answers with the loader. Short default timeouts (250 ms read,
+1 s connect), no driver-level retries, and a `CircuitBreaker` mean a dead
+Redis costs at most one timeout per call until the breaker opens, then
+nothing. Why not tens of ms: an asyncio timeout also counts the time the
+event loop takes to come back to the socket, and a burst of 500 concurrent
+requests opening 64 connections on two busy cores took over 250 ms to
+connect — each false timeout a needless extra loader run. A refused
+connection (Redis down) fails at once whatever the timeout; a hung server
+(SIGSTOP) costs the read timeout.
 
 The asyncio client is created lazily, once per event loop (an asyncio
 connection cannot move between loops), on a *blocking* pool: with 500
 concurrent tasks, callers wait up to ``pool_timeout`` for a connection
 instead of failing with "Too many connections".
+
+Redis Cluster (``cluster=True`` with a URL, or a ``redis.RedisCluster`` /
+``redis.asyncio.RedisCluster`` client): no key is hash-tagged. Nothing here
+needs two keys on one slot — a tag set is one key updated by a one-key
+script, ``pop_tag`` is a one-key script, a lock is one key, and the tiered
+fill reads ``GET`` + ``PTTL`` of the same key — so a cache's keys spread over
+every shard instead of making its namespace one hot slot. The multi-key
+calls (``MGET``, ``delete_many``, ``clear_prefix``) are split per node by the
+client and are not atomic, which a cache does not need.
 """
 
 from __future__ import annotations
@@ -44,6 +55,21 @@ T = TypeVar("T")
 # What a dead, hung or misbehaving server can make redis-py raise.
 _DRIVER_ERRORS = (redis.RedisError, OSError, asyncio.TimeoutError)
 
+# Compare-and-delete: a lock is released only by the holder whose token it still carries.
+_RELEASE_SCRIPT = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+# SMEMBERS + DEL of one key, atomically, without MULTI (one-key scripts route on a cluster).
+_POP_TAG_SCRIPT = """
+local members = redis.call('SMEMBERS', KEYS[1])
+redis.call('DEL', KEYS[1])
+return members
+"""
+
 # SADD the members, then make sure the set lives at least as long as the newest member.
 _TAG_SCRIPT = """
 redis.call('SADD', KEYS[1], unpack(ARGV, 2))
@@ -67,11 +93,14 @@ class RedisBackend:
         client: a ready sync client (``redis.Redis`` or ``redis.RedisCluster``).
         async_client: a ready asyncio client; required for async use when
             ``client`` is given without ``url``.
+        cluster: ``url`` names a node of a Redis Cluster (``redis.RedisCluster``
+            clients are built from it).
         socket_timeout: read timeout in seconds for clients built from ``url``.
         connect_timeout: connect timeout in seconds for clients built from ``url``.
         max_connections: pool size per client built from ``url``.
         pool_timeout: seconds a caller waits for a free pooled connection.
-        breaker: the circuit breaker; one with defaults is created if omitted.
+        breaker: the circuit breaker; one with defaults is created if omitted
+            (opens after 3 consecutive failures, probes after 1 s).
 
     Raises:
         ConfigurationError: neither ``url`` nor ``client`` was given.
@@ -85,8 +114,9 @@ class RedisBackend:
         *,
         client: Any = None,
         async_client: Any = None,
+        cluster: bool = False,
         socket_timeout: float = 0.25,
-        connect_timeout: float = 0.25,
+        connect_timeout: float = 1.0,
         max_connections: int = 64,
         pool_timeout: float = 1.0,
         breaker: CircuitBreaker | None = None,
@@ -94,6 +124,9 @@ class RedisBackend:
         if url is None and client is None and async_client is None:
             raise ConfigurationError("RedisBackend needs url= or client=")
         self._url = url
+        self.cluster = cluster or _is_cluster(client) or _is_cluster(async_client)
+        self.socket_timeout = socket_timeout
+        self.connect_timeout = connect_timeout
         self._options: dict[str, Any] = {
             "socket_timeout": socket_timeout,
             "socket_connect_timeout": connect_timeout,
@@ -107,7 +140,7 @@ class RedisBackend:
         self._async_loop: asyncio.AbstractEventLoop | None = None
         self._owns_async = async_client is None
         self.breaker = breaker or CircuitBreaker(f"redis {url or 'client'}")
-        self._tag_sha: str | None = None
+        self._scripts: dict[str, Any] = {}
 
     def __repr__(self) -> str:
         return f"RedisBackend({self._url or 'client'!r}, breaker={self.breaker.state})"
@@ -122,8 +155,11 @@ class RedisBackend:
         if self._client is None:
             if self._url is None:
                 raise ConfigurationError("this RedisBackend was given no sync client")
-            pool = redis.BlockingConnectionPool.from_url(self._url, **self._options)
-            self._client = redis.Redis(connection_pool=pool)
+            if self.cluster:
+                self._client = redis.RedisCluster.from_url(self._url, **_cluster(self._options))
+            else:
+                pool = redis.BlockingConnectionPool.from_url(self._url, **self._options)
+                self._client = redis.Redis(connection_pool=pool)
         return self._client
 
     def async_client(self) -> Any:
@@ -137,8 +173,12 @@ class RedisBackend:
             return self._async_client
         if self._url is None:
             raise ConfigurationError("this RedisBackend needs async_client= for asyncio use")
-        pool = aioredis.BlockingConnectionPool.from_url(self._url, **self._options)
-        self._async_client = aioredis.Redis(connection_pool=pool)
+        if self.cluster:
+            options = _cluster(self._options)
+            self._async_client = aioredis.RedisCluster.from_url(self._url, **options)
+        else:
+            pool = aioredis.BlockingConnectionPool.from_url(self._url, **self._options)
+            self._async_client = aioredis.Redis(connection_pool=pool)
         self._async_loop = loop
         return self._async_client
 
@@ -153,6 +193,9 @@ class RedisBackend:
         except _DRIVER_ERRORS as exc:
             breaker.failure()
             raise BackendError("RedisBackend", operation, type(exc).__name__) from exc
+        except BaseException:
+            breaker.abandon()  # no verdict: never leave a half-open probe taken
+            raise
         breaker.success()
         return result
 
@@ -165,6 +208,9 @@ class RedisBackend:
         except _DRIVER_ERRORS as exc:
             breaker.failure()
             raise BackendError("RedisBackend", operation, type(exc).__name__) from exc
+        except BaseException:
+            breaker.abandon()  # cancelled mid-call: free the half-open probe
+            raise
         breaker.success()
         return result
 
@@ -303,32 +349,64 @@ class RedisBackend:
 
     def pop_tag(self, tag: str) -> list[str]:
         """
-        Read and delete the set stored at ``tag`` atomically (``MULTI``).
+        Read and delete the set stored at ``tag`` atomically (a one-key script).
         """
 
-        def run() -> list[str]:
-            pipe = self.client.pipeline(transaction=True)
-            pipe.smembers(tag)
-            pipe.delete(tag)
-            members, _ = pipe.execute()
-            return sorted(m.decode() for m in members)
-
-        return self._guarded("pop_tag", run)
+        members = self._guarded("pop_tag", lambda: self.client.eval(_POP_TAG_SCRIPT, 1, tag))
+        return sorted(m.decode() for m in members)
 
     async def apop_tag(self, tag: str) -> list[str]:
         """
         Async twin of `pop_tag`.
         """
         client = self.async_client()
+        members = await self._aguarded("pop_tag", lambda: client.eval(_POP_TAG_SCRIPT, 1, tag))
+        return sorted(m.decode() for m in members)
 
-        async def run() -> list[str]:
-            pipe = client.pipeline(transaction=True)
-            pipe.smembers(tag)
-            pipe.delete(tag)
-            members, _ = await pipe.execute()
-            return sorted(m.decode() for m in members)
+    # -- for the tiered backend and the lock ----------------------------------------
 
-        return await self._aguarded("pop_tag", run)
+    def get_with_ttl(self, key: str) -> tuple[Any, float]:
+        """
+        ``GET`` + ``PTTL`` in one round trip: the bytes (or `MISS`) and seconds left.
+        """
+        return _with_ttl(self._guarded("get_with_ttl", lambda: _get_pttl(self.client, key)))
+
+    async def aget_with_ttl(self, key: str) -> tuple[Any, float]:
+        """
+        Async twin of `get_with_ttl`.
+        """
+        client = self.async_client()
+        return _with_ttl(await self._aguarded("get_with_ttl", lambda: _aget_pttl(client, key)))
+
+    def publish(self, channel: str, message: bytes) -> int:
+        """
+        ``PUBLISH channel message``: how many subscribers received it.
+        """
+        return int(self._guarded("publish", lambda: self.client.publish(channel, message)))
+
+    async def apublish(self, channel: str, message: bytes) -> int:
+        """
+        Async twin of `publish`.
+        """
+        client = self.async_client()
+        return int(await self._aguarded("publish", lambda: client.publish(channel, message)))
+
+    def delete_if_equals(self, key: str, token: bytes) -> bool:
+        """
+        Delete ``key`` only if it still holds ``token`` (compare-and-delete script).
+        """
+        return bool(
+            self._guarded("release", lambda: self.client.eval(_RELEASE_SCRIPT, 1, key, token))
+        )
+
+    async def adelete_if_equals(self, key: str, token: bytes) -> bool:
+        """
+        Async twin of `delete_if_equals`.
+        """
+        client = self.async_client()
+        return bool(
+            await self._aguarded("release", lambda: client.eval(_RELEASE_SCRIPT, 1, key, token))
+        )
 
     def close(self) -> None:
         """
@@ -336,7 +414,8 @@ class RedisBackend:
         """
         if self._client is not None and self._url is not None:
             self._client.close()
-            self._client.connection_pool.disconnect()
+            if not self.cluster:
+                self._client.connection_pool.disconnect()
             self._client = None
 
     async def aclose(self) -> None:
@@ -344,13 +423,43 @@ class RedisBackend:
         Close the asyncio client's connections.
         """
         if self._async_client is not None and self._owns_async:
-            await self._async_client.aclose(close_connection_pool=True)
+            if self.cluster:
+                await self._async_client.aclose()
+            else:
+                await self._async_client.aclose(close_connection_pool=True)
             self._async_client = None
             self._async_loop = None
 
 
 def _is_cluster(client: Any) -> bool:
     return hasattr(client, "mget_nonatomic")
+
+
+def _cluster(options: dict[str, Any]) -> dict[str, Any]:
+    # A cluster client has no single pool to block on: drop the pool-only options.
+    return {k: v for k, v in options.items() if k != "timeout"}
+
+
+def _get_pttl(client: Any, key: str) -> list[Any]:
+    pipe = client.pipeline(transaction=False)
+    pipe.get(key)
+    pipe.pttl(key)
+    return list(pipe.execute())
+
+
+async def _aget_pttl(client: Any, key: str) -> list[Any]:
+    pipe = client.pipeline(transaction=False)
+    pipe.get(key)
+    pipe.pttl(key)
+    return list(await pipe.execute())
+
+
+def _with_ttl(reply: list[Any]) -> tuple[Any, float]:
+    value, pttl = reply
+    if value is None:
+        return MISS, 0.0
+    # -1 (no expiry) cannot happen for cache entries; treat it as "no bound from L2".
+    return value, (pttl / 1000 if pttl >= 0 else float("inf"))
 
 
 def _mget(client: Any, keys: Sequence[str]) -> list[Any]:
