@@ -571,6 +571,21 @@ class Cache:
             children = list(self._children)
         return total([self._stats.snapshot(state), *(c.snapshot() for c in children)])
 
+    def stats_by_name(self) -> dict[str, StatsSnapshot]:
+        """
+        Return the counters per name: the cache's own under `name`, one per decorated function.
+
+        Functions sharing a name are added together; the values add up to `stats`.
+        """
+        state = getattr(getattr(self.backend, "breaker", None), "state", "closed")
+        with self._children_lock:
+            children = list(self._children)
+        result = {self.name: self._stats.snapshot(state)}
+        for child in children:
+            snap = child.snapshot()
+            result[child.name] = result[child.name] + snap if child.name in result else snap
+        return result
+
     def close(self) -> None:
         """
         Close the backend.

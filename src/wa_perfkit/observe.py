@@ -7,18 +7,42 @@ core reports into it. With no trace open, reporting costs one ContextVar
 read on the hit path. The same call sites log hits and misses at DEBUG on
 the ``wa_perfkit`` logger, with the cache name and a short key digest —
 never a key built from a token, never a value.
+
+Listeners (`add_listener`) see every miss, stale hit and loader error with
+its loader wait time, whether or not a trace is open: that is how the
+Prometheus integration fills its loader-time histogram without the core
+knowing about Prometheus. Hits never reach listeners — the hit path only
+calls `note` when a trace is open or DEBUG is on, so a listener could not
+count them exactly; hit counts come from `wa_perfkit.metrics.Stats`.
+
+`RequestObserver` is what the web integrations report each request's route
+template, status and duration to (the Prometheus collector implements it).
 """
 
 from __future__ import annotations
 
 import contextvars
 import logging
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from wa_perfkit._log import logger
 from wa_perfkit.keys import digest
 
-__all__ = ["CacheEvent", "RequestTrace", "current_trace", "note", "start_trace", "stop_trace"]
+__all__ = [
+    "CacheEvent",
+    "Listener",
+    "RequestObserver",
+    "RequestTrace",
+    "add_listener",
+    "current_trace",
+    "note",
+    "server_timing",
+    "start_trace",
+    "stop_trace",
+]
 
 HIT, MISS, STALE, ERROR = "hit", "miss", "stale", "error"
 
@@ -89,9 +113,13 @@ def note(name: str, outcome: str, key: str, load_seconds: float = 0.0) -> None:
         key: the full key; only a 12-character digest of it is logged.
         load_seconds: loader time, for misses.
     """
+    event = None
     trace = _trace.get()
     if trace is not None:
-        trace.events.append(CacheEvent(name, outcome, load_seconds))
+        event = CacheEvent(name, outcome, load_seconds)
+        trace.events.append(event)
+    if outcome != HIT and _listeners:
+        _dispatch(event or CacheEvent(name, outcome, load_seconds))
     if _debug(logging.DEBUG):
         logger.debug(
             "wa_perfkit %s %s key=%s load_ms=%.2f",
@@ -104,3 +132,98 @@ def observing() -> bool:
     True when an outcome would be recorded or logged (the hit path's guard).
     """
     return _trace.get() is not None or _debug(logging.DEBUG)
+
+
+# -- listeners ------------------------------------------------------------------
+
+#: Called with each miss, stale hit and loader error (never with hits).
+Listener = Callable[[CacheEvent], None]
+
+# Copy-on-write: `note` iterates a tuple without a lock; only (un)registering locks.
+_listeners: tuple[Listener, ...] = ()
+_listeners_lock = threading.Lock()
+
+
+def add_listener(listener: Listener) -> Callable[[], None]:
+    """
+    Call ``listener`` with every miss, stale hit and loader error, in the calling thread.
+
+    A listener must be quick and must not raise; an exception it raises is
+    logged at DEBUG and swallowed, never passed to the cache's caller.
+
+    Args:
+        listener: receives a `CacheEvent` per outcome.
+
+    Returns:
+        A function that unregisters ``listener`` (idempotent).
+    """
+    global _listeners
+    with _listeners_lock:
+        _listeners = (*_listeners, listener)
+
+    def remove() -> None:
+        global _listeners
+        with _listeners_lock:
+            _listeners = tuple(item for item in _listeners if item is not listener)
+
+    return remove
+
+
+def _dispatch(event: CacheEvent) -> None:
+    for listener in _listeners:
+        try:
+            listener(event)
+        except Exception:  # observability must never fail a request
+            logger.debug("wa_perfkit: listener %r failed", listener, exc_info=True)
+
+
+# -- web integrations -----------------------------------------------------------
+
+
+class RequestObserver(Protocol):
+    """
+    Receives one call per finished HTTP request (implemented by the Prometheus collector).
+    """
+
+    def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
+        """
+        Record one request.
+
+        Args:
+            route: the route template (``/messages/{conversation_id}``), never the raw path.
+            method: the HTTP method.
+            status: the response status code.
+            seconds: wall time from the request's arrival to its response's end.
+        """
+
+
+#: Most cache entries one ``Server-Timing`` header lists (the rest are summarised).
+MAX_TIMING_EVENTS = 16
+
+
+def server_timing(trace: RequestTrace, app_seconds: float, loader_name: str = "db") -> str:
+    """
+    Format a ``Server-Timing`` header value from a request's trace.
+
+    One ``cache;desc="hit"`` entry per cache outcome, in order (outcomes only:
+    no key, no function name, no value), then ``db;dur=`` with the total
+    loader time in milliseconds when a loader ran, then ``app;dur=`` with the
+    time the application took to start its response.
+
+    Args:
+        trace: the request's trace.
+        app_seconds: seconds from the request's arrival to its response's start.
+        loader_name: the metric name of the loader time entry.
+
+    Returns:
+        The header value, e.g. ``cache;desc="miss", db;dur=12.3, app;dur=13.0``.
+    """
+    events = trace.events
+    parts = [f'cache;desc="{event.outcome}"' for event in events[:MAX_TIMING_EVENTS]]
+    if len(events) > MAX_TIMING_EVENTS:
+        parts.append(f'cache;desc="+{len(events) - MAX_TIMING_EVENTS} more"')
+    loaded = sum(event.load_seconds for event in events if event.outcome != HIT)
+    if any(event.outcome in (MISS, ERROR) for event in events):
+        parts.append(f"{loader_name};dur={loaded * 1000:.1f}")
+    parts.append(f"app;dur={app_seconds * 1000:.1f}")
+    return ", ".join(parts)
