@@ -130,9 +130,12 @@ class TestRolesCache:
     def test_moving_a_row_to_another_user_refreshes_both(self, roles_conn: Any) -> None:
         """UPDATE ... SET user_id removes the role from the old user's cache too."""
         roles_conn.execute("TRUNCATE app_user_roles")
+        # Its own role: the property test before may have deleted every role.
+        (role_id,) = roles_conn.execute(
+            "INSERT INTO app_roles (name) VALUES ('mover-' || gen_random_uuid()) RETURNING id"
+        ).fetchone()
         roles_conn.execute(
-            "INSERT INTO app_user_roles (user_id, role_id) SELECT %s, id FROM app_roles LIMIT 1",
-            (USERS[0],),
+            "INSERT INTO app_user_roles (user_id, role_id) VALUES (%s, %s)", (USERS[0], role_id)
         )
         roles_conn.execute("UPDATE app_user_roles SET user_id = %s", (USERS[1],))
         caches = dict(

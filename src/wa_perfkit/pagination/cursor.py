@@ -32,7 +32,7 @@ from datetime import date, datetime
 from typing import Any, Final, Literal
 
 from wa_perfkit._secret import Secret
-from wa_perfkit.errors import InvalidCursor
+from wa_perfkit.errors import ConfigurationError, InvalidCursor
 
 __all__ = ["DEFAULT_MAX_CURSOR_LENGTH", "Cursor", "CursorCodec", "Direction", "KeyValue"]
 
@@ -77,7 +77,7 @@ class CursorCodec:
         max_length: longest cursor accepted, in characters.
 
     Raises:
-        ValueError: if the key is shorter than 16 bytes.
+        ConfigurationError: if the key is shorter than 16 bytes.
     """
 
     def __init__(
@@ -85,7 +85,7 @@ class CursorCodec:
     ) -> None:
         self._secret = secret if isinstance(secret, Secret) else Secret(secret)
         if len(self._secret.get_secret_value()) < 16:
-            raise ValueError("a cursor key must be at least 16 bytes")
+            raise ConfigurationError("a cursor key must be at least 16 bytes")
         self.max_length = max_length
 
     def __repr__(self) -> str:
