@@ -14,19 +14,9 @@ from tests.services import RedisServer, delete_namespace, find_redis, throwaway_
 from wa_perfkit.backends.memory import MemoryBackend
 from wa_perfkit.backends.redis import RedisBackend
 from wa_perfkit.cache import Cache
+from wa_perfkit.testing import FakeClock
 
-
-class FakeClock:
-    """A clock tests move by hand, usable as a monotonic timer and a wall clock."""
-
-    def __init__(self, start: float = 1_000_000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+__all__ = ["FakeClock"]
 
 
 @pytest.fixture(name="redis_url", scope="session")

@@ -123,3 +123,25 @@ class TestNamespaces:
         await cache.aset("k", 1, 10)
         assert await cache.aclear() == 1
         assert await cache.aget("k") is MISS
+
+
+class TestTestingHelpers:
+    async def test_counting_backend_counts_one_read_per_hit(self, namespace: str) -> None:
+        """CountingBackend shows a decorated hit costs one backend read."""
+        from wa_perfkit.repository import ttl_repository
+        from wa_perfkit.testing import CountingBackend, FakeClock
+
+        clock = FakeClock()
+        backend = CountingBackend(MemoryBackend(timer=clock))
+        cache = Cache(backend, namespace=namespace, clock=clock)  # type: ignore[arg-type]
+
+        @ttl_repository(ttl=60, cache=cache)
+        async def f(k: str) -> str:
+            return k
+
+        await f("a")
+        await f("a")
+        assert backend.calls["get"] == 2 and backend.calls["aset"] == 1
+        clock.advance(61)
+        await f("a")
+        assert backend.calls["aset"] == 2
