@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 from wa_perfkit._version import __version__
+from wa_perfkit.demo import cli as demo_cli
 from wa_perfkit.errors import WaPerfkitError
 from wa_perfkit.sql import cli as sql_cli
 
@@ -26,7 +27,7 @@ Register = Callable[["argparse._SubParsersAction[Any]"], None]
 #: Command groups, in help order.
 _COMMANDS: Final[tuple[Register, ...]] = (
     sql_cli.register,
-    # The `demo` command registers here: wa_perfkit.demo.cli.register.
+    demo_cli.register,
 )
 
 
