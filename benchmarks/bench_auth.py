@@ -1,0 +1,334 @@
+"""
+``/auth/me`` on a real uvicorn server over loopback: the cost of authentication.
+
+Plain, bounded script (under two minutes). It starts a throwaway redis-server
+and one uvicorn process serving five routes that return the same user:
+
+* ``/floor``  no authentication at all (the framework's floor);
+* ``/verify`` verify the JWT + a loader that sleeps 20 ms (the seed's code);
+* ``/naive``  ``sha256(token) -> TTLCache`` (skips verification, outlives ``exp``);
+* ``/mem``    `cached_user` on a `MemoryBackend`;
+* ``/redis``  `cached_user` on a `RedisBackend`.
+
+A second process drives each route with a small keep-alive HTTP/1.1 client
+on raw asyncio streams (lighter than httpx, so the server is what is
+measured): ``--concurrency`` connections for ``--seconds``, then one
+connection for ``--single`` requests. Tokens are warmed first, so cached
+routes are measured on hits. Redis commands per request come from
+``INFO commandstats`` (reset before the Redis run); loader calls and
+signature verifications per request from the server's counters.
+
+    python benchmarks/bench_auth.py [--seconds 5] [--concurrency 32] [--single 400]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+SECRET = "bench-legacy-jwt-secret-that-is-long-enough-0123456789abcdef"
+SERVER_KEY = "bench-fingerprint-key-0123456789"
+ROUTES = ("floor", "verify", "naive", "mem", "redis")
+TOKENS = 50
+
+
+# -- the server process ------------------------------------------------------------------
+
+
+def serve(port: int, redis_url: str) -> None:
+    """Run the benchmark app (called in the server subprocess)."""
+    import cachetools
+    import uvicorn
+    from fastapi import Depends, FastAPI, Header, HTTPException
+
+    from wa_perfkit.auth import JWTVerifier
+    from wa_perfkit.backends.memory import MemoryBackend
+    from wa_perfkit.backends.redis import RedisBackend
+    from wa_perfkit.cache import Cache
+    from wa_perfkit.integrations.fastapi.auth import cached_user
+
+    loads = {route: 0 for route in ROUTES}
+    verifiers = {route: JWTVerifier(SECRET, audience="authenticated") for route in ROUTES}
+
+    def loader_for(route: str) -> Any:
+        async def load_user(claims: dict[str, Any]) -> dict[str, Any]:
+            loads[route] += 1
+            await asyncio.sleep(0.02)  # the Supabase round trip of the seed
+            return {"id": claims["sub"], "roles": ["agent"]}
+
+        return load_user
+
+    mem = cached_user(
+        loader_for("mem"), verifier=verifiers["mem"], cache=Cache(MemoryBackend(), namespace="b")
+    )
+    red = cached_user(
+        loader_for("redis"),
+        verifier=verifiers["redis"],
+        server_key=SERVER_KEY,
+        cache=Cache(RedisBackend(redis_url), namespace="bench-auth"),
+    )
+    naive_cache: cachetools.TTLCache[str, Any] = cachetools.TTLCache(maxsize=10_000, ttl=120)
+    load_verify, load_naive = loader_for("verify"), loader_for("naive")
+    app = FastAPI()
+
+    @app.get("/floor")
+    async def floor() -> dict[str, Any]:
+        return {"id": "anonymous", "roles": []}
+
+    @app.get("/verify")
+    async def verify(authorization: str = Header("")) -> dict[str, Any]:
+        token = authorization.removeprefix("Bearer ")
+        try:
+            claims = verifiers["verify"].verify(token)
+        except Exception:
+            raise HTTPException(401) from None
+        return await load_verify(claims)
+
+    @app.get("/naive")
+    async def naive(authorization: str = Header("")) -> dict[str, Any]:
+        key = hashlib.sha256(authorization.encode()).hexdigest()
+        user = naive_cache.get(key)
+        if user is None:
+            claims = verifiers["naive"].verify(authorization.removeprefix("Bearer "))
+            user = naive_cache[key] = await load_naive(claims)
+        return user  # type: ignore[no-any-return]
+
+    @app.get("/mem")
+    async def on_memory(user: dict[str, Any] = Depends(mem)) -> dict[str, Any]:  # noqa: B008
+        return user
+
+    @app.get("/redis")
+    async def on_redis(user: dict[str, Any] = Depends(red)) -> dict[str, Any]:  # noqa: B008
+        return user
+
+    @app.get("/counters")
+    async def counters() -> dict[str, Any]:
+        return {r: {"loads": loads[r], "verifications": verifiers[r].verifications} for r in ROUTES}
+
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+# -- the load process --------------------------------------------------------------------
+
+
+async def _request(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, raw: bytes) -> int:
+    writer.write(raw)
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line[:15].lower() == b"content-length:":
+            length = int(line[15:])
+    await reader.readexactly(length)
+    return int(head[9:12])
+
+
+def _raw(route: str, token: str | None) -> bytes:
+    auth = f"Authorization: Bearer {token}\r\n" if token else ""
+    return f"GET /{route} HTTP/1.1\r\nHost: bench\r\n{auth}\r\n".encode()
+
+
+async def _connection(
+    port: int, route: str, tokens: list[str], until: float, lat: list[float], limit: int
+) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    requests = [_raw(route, t) for t in tokens]
+    i = 0
+    try:
+        while time.perf_counter() < until and i < limit:
+            started = time.perf_counter()
+            status = await _request(reader, writer, requests[i % len(requests)])
+            lat.append(time.perf_counter() - started)
+            assert status == 200, status
+            i += 1
+    finally:
+        writer.close()
+
+
+async def _drive(
+    port: int, route: str, tokens: list[str], seconds: float, concurrency: int, single: int
+) -> dict[str, float]:
+    warm: list[float] = []
+    await asyncio.gather(
+        *(_connection(port, route, [t], time.perf_counter() + 5, warm, 1) for t in tokens)
+    )
+    latencies: list[float] = []
+    started = time.perf_counter()
+    await asyncio.gather(
+        *(
+            _connection(
+                port, route, tokens[i::concurrency] or tokens, started + seconds, latencies, 10**9
+            )
+            for i in range(concurrency)
+        )
+    )
+    elapsed = time.perf_counter() - started
+    one: list[float] = []
+    await _connection(port, route, tokens, time.perf_counter() + seconds, one, single)
+    return {
+        "requests": len(latencies) + len(one) + len(warm),
+        "rps": len(latencies) / elapsed,
+        "p50": statistics.median(latencies) * 1000,
+        "p50_one": statistics.median(one) * 1000,
+    }
+
+
+def load(port: int, route: str, seconds: float, concurrency: int, single: int) -> None:
+    """Drive one route and print its numbers as JSON (called in the load subprocess)."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    import jwt
+
+    now = int(time.time()) // 3600 * 3600  # the same tokens in the warm-up and measured runs
+    tokens = [
+        jwt.encode(
+            {"sub": f"user-{i}", "aud": "authenticated", "exp": now + 7200, "iat": now},
+            SECRET,
+            algorithm="HS256",
+        )
+        for i in range(TOKENS)
+    ]
+    print(json.dumps(asyncio.run(_drive(port, route, tokens, seconds, concurrency, single))))
+
+
+# -- the orchestrator --------------------------------------------------------------------
+
+
+def _wait_http(port: int, deadline: float) -> None:
+    import socket
+
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit("the uvicorn server did not start")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--single", type=int, default=400)
+    parser.add_argument("--serve", nargs=2, metavar=("PORT", "REDIS_URL"))
+    parser.add_argument("--load", nargs=2, metavar=("PORT", "ROUTE"))
+    args = parser.parse_args()
+    if args.serve:
+        serve(int(args.serve[0]), args.serve[1])
+        return
+    if args.load:
+        load(int(args.load[0]), args.load[1], args.seconds, args.concurrency, args.single)
+        return
+    run(args)
+
+
+def run(args: argparse.Namespace) -> None:
+    import redis
+
+    sys.path.insert(0, str(ROOT))
+    from tests.services import free_port, throwaway_redis
+
+    env = {**os.environ, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}"}
+    with throwaway_redis() as server:
+        port = free_port()
+        app = subprocess.Popen(
+            [sys.executable, __file__, "--serve", str(port), server.url], env=env
+        )
+        try:
+            _wait_http(port, time.monotonic() + 20)
+            client = redis.Redis.from_url(server.url)
+            results: dict[str, dict[str, float]] = {}
+            commands: dict[str, float] = {}
+            counters: dict[str, dict[str, float]] = {}
+            for route in ROUTES:
+                _load(port, route, env, 0.2, args.concurrency, 1)  # warm: every token loaded once
+                before = json.loads(_get(port, "/counters"))[route]
+                client.config_resetstat()
+                results[route] = _load(
+                    port, route, env, args.seconds, args.concurrency, args.single
+                )
+                stats = client.info("commandstats")
+                total = sum(int(v["calls"]) for k, v in stats.items() if k != "cmdstat_config")
+                commands[route] = total / results[route]["requests"]
+                after = json.loads(_get(port, "/counters"))[route]
+                counters[route] = {k: after[k] - before[k] for k in after}
+        finally:
+            app.terminate()
+            app.wait(10)
+    _print(results, commands, counters, args)
+
+
+def _load(
+    port: int, route: str, env: dict[str, str], seconds: float, concurrency: int, single: int
+) -> dict[str, float]:
+    command = [
+        sys.executable,
+        __file__,
+        "--load",
+        str(port),
+        route,
+        "--seconds",
+        str(seconds),
+        "--concurrency",
+        str(concurrency),
+        "--single",
+        str(single),
+    ]
+    out = subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=seconds * 4 + 30, check=True
+    )
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def _get(port: int, path: str) -> str:
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+        return str(response.read().decode())
+
+
+def _print(
+    results: dict[str, dict[str, float]],
+    commands: dict[str, float],
+    counters: dict[str, dict[str, int]],
+    args: argparse.Namespace,
+) -> None:
+    floor = results["floor"]
+    names = {
+        "floor": "no auth (floor)",
+        "verify": "verify + 20 ms loader",
+        "naive": "naive sha256 -> TTLCache",
+        "mem": "cached_user, memory",
+        "redis": "cached_user, Redis",
+    }
+    print(
+        f"Python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} CPUs, "
+        f"uvicorn (h11, asyncio) 1 worker; {args.concurrency} connections x {args.seconds:g} s, "
+        f"then 1 connection x {args.single} requests; {TOKENS} users' tokens.\n"
+    )
+    print(
+        "| route | req/s | x floor | p50 ms | p50 ms, 1 conn | Redis cmds/req "
+        "| loads/req | verifications/req |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for route in ROUTES:
+        r, c = results[route], counters[route]
+        print(
+            f"| {names[route]} | {r['rps']:,.0f} | {r['rps'] / floor['rps']:.2f} | "
+            f"{r['p50']:.2f} | {r['p50_one']:.2f} | {commands[route]:.3f} | "
+            f"{c['loads'] / r['requests']:.4f} | {c['verifications'] / r['requests']:.4f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
