@@ -8,10 +8,13 @@ A circuit breaker that stops a dead backend from costing a timeout per call.
       └──────────── probe succeeds ──────┼──────── probe fails ────────────┘
 
 While open, `allow` answers False at the cost of one clock read, and the
-cache goes straight to the loader. After ``reset_timeout`` one caller is let
-through as a probe (half-open); its success closes the breaker, its failure
-opens it again. Every state change is logged once, at WARNING when opening
-and INFO when closing.
+cache goes straight to the loader (or the L1 of a tiered backend). After
+``reset_timeout`` one caller is let through as a probe (half-open); its
+success closes the breaker, its failure opens it again. A probe that ends
+neither way (the caller's task was cancelled mid-call) is `abandon`-ed, so the
+breaker never waits forever for a verdict. Every state change is logged once,
+at WARNING when opening and INFO when closing, and counted (`opened_count`,
+`closed_count`) for stats.
 """
 
 from __future__ import annotations
@@ -54,9 +57,16 @@ class CircuitBreaker:
         self._lock = threading.Lock()
         self._failures = 0
         self._opened_at = 0.0
+        self._failed_at = float("-inf")
         self._probing = False
         self.state = CLOSED
+        #: How many times the breaker opened (closed -> open, or half-open -> open).
         self.opened_count = 0
+        #: How many times it closed again after being open.
+        self.closed_count = 0
+
+    def __repr__(self) -> str:
+        return f"CircuitBreaker({self.name!r}, state={self.state!r}, opened={self.opened_count})"
 
     def allow(self) -> bool:
         """
@@ -90,6 +100,7 @@ class CircuitBreaker:
         """
         with self._lock:
             self._failures += 1
+            self._failed_at = self._timer()
             self._probing = False
             if self.state == HALF_OPEN or (
                 self.state == CLOSED and self._failures >= self.failure_threshold
@@ -97,11 +108,30 @@ class CircuitBreaker:
                 self._opened_at = self._timer()
                 self._change(OPEN)
 
+    def suspect(self, window: float) -> bool:
+        """
+        True if the last call failed less than ``window`` seconds ago and none succeeded since.
+
+        Used to skip optional work (a cache write after a failed read) while the
+        breaker is still counting towards open: a caller pays one timeout, not two.
+        """
+        return self._failures > 0 and self._timer() - self._failed_at < window
+
+    def abandon(self) -> None:
+        """
+        Record a call that ended without a verdict (cancelled): free the probe slot.
+        """
+        if self._probing:
+            with self._lock:
+                self._probing = False
+
     def _change(self, state: str) -> None:
         # Caller holds the lock.
-        self.state = state
+        previous, self.state = self.state, state
         if state == OPEN:
             self.opened_count += 1
-            logger.warning("wa_perfkit: %s unreachable, circuit breaker open", self.name)
+            if previous == CLOSED:  # half-open -> open is the same outage: log it once
+                logger.warning("wa_perfkit: %s unreachable, circuit breaker open", self.name)
         elif state == CLOSED:
+            self.closed_count += 1
             logger.info("wa_perfkit: %s reachable again, circuit breaker closed", self.name)

@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 from wa_perfkit._log import RateLimitedWarning, logger
 from wa_perfkit._singleflight import AsyncFlight, ThreadFlight
 from wa_perfkit.backends.base import MISS, Backend, PrefixClearable, TagIndex
+from wa_perfkit.backends.hooks import Peekable, SerializerAware
 from wa_perfkit.errors import BackendError, ConfigurationError, SerializationError
 from wa_perfkit.keys import MAX_PLAIN_LENGTH, digest
 from wa_perfkit.metrics import Stats, StatsSnapshot, total
@@ -83,6 +84,8 @@ class Cache:
         self.name = name or namespace
         self.prefix = f"{namespace}:{version}:"
         self.serializer: Serializer = serializer or JsonSerializer()
+        if isinstance(backend, SerializerAware):  # tiered: decoded L1, L2 encoded by the backend
+            backend.bind(namespace, self.serializer)
         self.clock = clock
         self._stats = Stats(self.name)
         self._children: list[Stats] = []
@@ -94,6 +97,8 @@ class Cache:
         self.read: Callable[[str], Any] = (
             backend.get if backend.stores_objects else self._read_bytes
         )
+        if isinstance(backend, Peekable):  # tiered: L1 without I/O, then the guarded L2
+            self.read = self._peek_then_read(backend.peek)
 
     def __repr__(self) -> str:
         return f"Cache({self.backend!r}, namespace={self.namespace!r}, version={self.version!r})"
@@ -157,6 +162,21 @@ class Cache:
             self._backend_failed(exc)
             return MISS
         return self._decode(full_key, data)
+
+    def _peek_then_read(self, peek: Callable[[str], Any]) -> Callable[[str], Any]:
+        get = self.backend.get
+
+        def read(full_key: str) -> Any:
+            value = peek(full_key)
+            if value is not MISS:
+                return value
+            try:
+                return get(full_key)
+            except BackendError as exc:
+                self._backend_failed(exc)
+                return MISS
+
+        return read
 
     async def aread(self, full_key: str) -> Any:
         """

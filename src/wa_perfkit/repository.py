@@ -193,13 +193,17 @@ def _async_core(spec: _Spec, builder: KeyBuilder) -> _Core:
     cache, policy, stats = spec.cache, spec.policy, spec.stats
     aresolve, count_hit, make_key = cache.aresolve, stats.count_hit, builder.make
     tags, name, debug = _tag_maker(spec, builder), stats.name, logger.isEnabledFor
-    # A local backend's sync read never blocks: skip a coroutine per hit.
-    local_read = cache.read if getattr(cache.backend, "local", False) else None
+    # A local backend's sync read never blocks: skip a coroutine per hit. Nor does the
+    # L1 of a tiered backend (`Peekable`): only its misses await the L2.
+    local = bool(getattr(cache.backend, "local", False))
+    local_read = cache.read if local else getattr(cache.backend, "peek", None)
     aread, stale = cache.aread, bool(policy.stale_ttl)
 
     async def core(func: Callable[..., Any], args: tuple[Any, ...], kwargs: Any) -> Any:
         key = make_key(args, kwargs)
-        value = local_read(key) if local_read is not None else await aread(key)
+        value = local_read(key) if local_read is not None else MISS
+        if value is MISS and not local:
+            value = await aread(key)
         if value is not MISS and not stale:
             count_hit()
             if current_trace() is not None or debug(DEBUG):

@@ -252,16 +252,25 @@ class RedisBackend:
 
     def set(self, key: str, value: Any, ttl: float) -> None:
         """
-        ``SET key value PX ttl``.
+        ``SET key value PX ttl`` (skipped, raising `BackendUnavailable`, right after a failure).
         """
+        self._skip_if_suspect("set")
         self._guarded("set", lambda: self.client.set(key, value, px=_ms(ttl)))
 
     async def aset(self, key: str, value: Any, ttl: float) -> None:
         """
         Async twin of `set`.
         """
+        self._skip_if_suspect("set")
         client = self.async_client()
         await self._aguarded("set", lambda: client.set(key, value, px=_ms(ttl)))
+
+    def _skip_if_suspect(self, operation: str) -> None:
+        # A cache write is optional. While the breaker counts failures towards open, a
+        # write right after a failure (typically: this very call's read timed out) is
+        # skipped, so a call pays one timeout at most, never read timeout + write timeout.
+        if self.breaker.suspect(self.socket_timeout):
+            raise BackendUnavailable("RedisBackend", operation, "skipped after a recent failure")
 
     def add(self, key: str, value: Any, ttl: float) -> bool:
         """

@@ -1,0 +1,189 @@
+"""
+Redis faults: killed or hung under load, callers see only correct values, then hits resume.
+
+The issue asks for a 10 s load; each scenario here runs about 4 s (1 s warm,
+~1.5 s down, up to 5 s until hits resume) to keep tests/many under 90 s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+
+import pytest
+from tests.conftest import FakeClock
+from tests.many._load import Load, p99, run_tasks, run_threads
+from tests.many.conftest import make_backend
+from tests.services import RedisServer
+
+from wa_perfkit._breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
+from wa_perfkit.cache import Cache
+from wa_perfkit.errors import BackendError, BackendUnavailable
+from wa_perfkit.repository import ttl_repository
+
+TIMEOUT = 0.25  # the RedisBackend default read/connect timeout
+CALLERS = 50
+KEYS = 20
+
+
+def _value(key: int) -> dict[str, int]:
+    return {"key": key, "square": key * key}
+
+
+class TestCircuitBreaker:
+    def test_opens_probes_and_closes(
+        self, clock: FakeClock, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """N failures open it; after reset_timeout one probe is let through; success closes it."""
+        breaker = CircuitBreaker("r", failure_threshold=3, reset_timeout=1.0, timer=clock)
+        caplog.set_level(logging.INFO, logger="wa_perfkit")
+        for _ in range(3):
+            assert breaker.allow()
+            breaker.failure()
+        assert breaker.state == OPEN and breaker.opened_count == 1
+        assert not breaker.allow()
+        clock.advance(1.0)
+        assert breaker.allow() and breaker.state == HALF_OPEN
+        assert not breaker.allow()  # one probe at a time
+        breaker.failure()  # the probe failed: open again, same outage
+        assert breaker.state == OPEN and breaker.opened_count == 2
+        clock.advance(1.0)
+        assert breaker.allow()
+        breaker.success()
+        assert breaker.state == CLOSED and breaker.closed_count == 1
+        messages = [r.getMessage() for r in caplog.records]
+        assert sum("circuit breaker open" in m for m in messages) == 1
+        assert sum("circuit breaker closed" in m for m in messages) == 1
+
+    def test_abandoned_probe_frees_the_slot(self, clock: FakeClock) -> None:
+        """A probe cancelled mid-call leaves no verdict; the next caller may probe."""
+        breaker = CircuitBreaker("r", failure_threshold=1, reset_timeout=1.0, timer=clock)
+        breaker.failure()
+        clock.advance(1.0)
+        assert breaker.allow()
+        breaker.abandon()
+        assert breaker.allow()
+
+    async def test_cancelled_async_probe_does_not_wedge_the_breaker(
+        self, redis_server: RedisServer
+    ) -> None:
+        """A task cancelled while probing a hung Redis lets a later probe close the breaker."""
+        backend = make_backend("redis", redis_server.url)
+        breaker = backend.breaker
+        breaker.reset_timeout = 0.05
+        try:
+            await backend.aset("k", b"v", 10)
+            redis_server.pause()
+            for _ in range(3):
+                with pytest.raises(BackendError):
+                    await backend.aget("k")
+            assert breaker.state == OPEN
+            await asyncio.sleep(0.06)
+            probe = asyncio.create_task(backend.aget("k"))
+            await asyncio.sleep(0.05)
+            probe.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await probe
+            redis_server.resume()
+            await asyncio.sleep(0.06)
+            deadline = time.monotonic() + 3
+            while breaker.state != CLOSED and time.monotonic() < deadline:
+                try:
+                    await backend.aget("k")
+                except BackendError:
+                    await asyncio.sleep(0.05)
+            assert breaker.state == CLOSED
+        finally:
+            redis_server.resume()
+            await backend.aclose()
+
+    def test_open_breaker_costs_no_io(self, redis_server: RedisServer) -> None:
+        """While open, a call fails fast with BackendUnavailable (no socket touched)."""
+        backend = make_backend("redis", redis_server.url)
+        try:
+            redis_server.kill()
+            for _ in range(3):
+                with pytest.raises(BackendError):
+                    backend.get("k")
+            started = time.perf_counter()
+            with pytest.raises(BackendUnavailable):
+                backend.get("k")
+            assert time.perf_counter() - started < 0.001
+        finally:
+            backend.close()
+
+
+def _check(load: Load, fault_at: float, back_at: float, *, kind: str) -> None:
+    assert load.errors == [], load.errors[:3]
+    assert load.samples and all(s.correct for s in load.samples)
+    before_open = load.latencies(fault_at, fault_at + 0.5)
+    after_open = load.latencies(fault_at + 0.5, back_at)
+    # Each call pays at most one timeout (plus scheduling slack on a 2-core box).
+    assert max(before_open, default=0) <= TIMEOUT + 0.25, (kind, max(before_open))
+    # After the breaker opened: one probe per second pays a timeout; p99 stays small.
+    assert p99(after_open) < 0.02, (kind, p99(after_open))
+    resumed = load.hit_ratio_after(back_at)
+    assert resumed is not None and resumed < 5.0, (kind, resumed)
+
+
+@pytest.mark.parametrize("kind", ["redis", "tiered"])
+async def test_kill_under_async_load(redis_server: RedisServer, namespace: str, kind: str) -> None:
+    """SIGKILL during 50 concurrent tasks: no exception, right values; restart: hits in < 5 s."""
+    backend = make_backend(kind, redis_server.url)
+    cache = Cache(backend, namespace=namespace)
+
+    @ttl_repository(ttl=60, cache=cache)
+    async def load(key: int) -> dict[str, int]:
+        return _value(key)
+
+    stop = asyncio.Event()
+    result, tasks = await run_tasks(load, _value, load.stats, callers=CALLERS, keys=KEYS, stop=stop)
+    try:
+        await asyncio.sleep(1.0)
+        fault_at = time.monotonic()
+        redis_server.kill()
+        await asyncio.sleep(1.5)
+        await asyncio.to_thread(redis_server.start)
+        back_at = time.monotonic()
+        while time.monotonic() - back_at < 6 and result.hit_ratio_after(back_at) is None:  # noqa: ASYNC110 (polling a measurement, not waiting for an event)
+            await asyncio.sleep(0.1)
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks)
+        await cache.aclose()
+        cache.close()
+    _check(result, fault_at, back_at, kind=kind)
+    assert cache.stats().backend_errors > 0
+
+
+@pytest.mark.parametrize("kind", ["redis", "tiered"])
+def test_sigstop_under_thread_load(redis_server: RedisServer, namespace: str, kind: str) -> None:
+    """SIGSTOP (hung, not dead) during 50 threads: same guarantees as a kill."""
+    backend = make_backend(kind, redis_server.url)
+    cache = Cache(backend, namespace=namespace)
+
+    @ttl_repository(ttl=60, cache=cache)
+    def load(key: int) -> dict[str, int]:
+        return _value(key)
+
+    stop = threading.Event()
+    result, threads = run_threads(load, _value, load.stats, callers=CALLERS, keys=KEYS, stop=stop)
+    try:
+        time.sleep(1.0)
+        fault_at = time.monotonic()
+        redis_server.pause()
+        time.sleep(2.0)
+        redis_server.resume()
+        back_at = time.monotonic()
+        while time.monotonic() - back_at < 6 and result.hit_ratio_after(back_at) is None:
+            time.sleep(0.1)
+    finally:
+        redis_server.resume()
+        stop.set()
+        for thread in threads:
+            thread.join(5)
+        cache.close()
+    _check(result, fault_at, back_at, kind=kind)
+    assert backend.breaker.opened_count >= 1
