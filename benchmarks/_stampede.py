@@ -41,6 +41,8 @@ class Outcome:
     logged: int
     pool_errors: int
     first_error: str = ""
+    #: backend faults the library absorbed (turned into misses); -1 when it does not count them.
+    absorbed: int = -1
 
     @property
     def wall_ratio(self) -> float:

@@ -136,7 +136,7 @@ def traced_bytes(fill: Callable[[], Any]) -> tuple[int, Any]:
     """
     Return (bytes still allocated after ``fill()``, its result), measured by tracemalloc.
     """
-    gc.collect()
+    # No collection before: freeing blocks allocated before tracing starts is not counted.
     tracemalloc.start()
     try:
         before = tracemalloc.get_traced_memory()[0]
@@ -148,23 +148,32 @@ def traced_bytes(fill: Callable[[], Any]) -> tuple[int, Any]:
     return after - before, kept
 
 
+def json_rows(count: int) -> list[dict[str, Any]]:
+    """
+    Return ``count`` distinct rows decoded from JSON, as a driver would hand them over.
+    """
+    return [json.loads(json.dumps(make_row(i))) for i in range(count)]
+
+
 def bytes_per_entry(
-    name_to_fill: dict[str, Callable[[list[dict[str, Any]]], Any]], count: int
+    fillers: dict[str, tuple[Callable[[list[dict[str, Any]]], Any], int]],
 ) -> dict[str, float]:
     """
-    Bytes each cache adds per entry when filled with ``count`` prebuilt rows.
+    Bytes each cache adds per entry, each filled with its own count of prebuilt rows.
 
     The rows exist before tracing starts, so what is measured is the cache's
     own cost per entry (keys, entry tuples, table slots, copies if it makes
-    any); the ``rows`` entry is the size of the row objects themselves.
+    any). The cost is linear in the count, so a slow filler (tracemalloc
+    makes every allocation expensive) may use fewer entries. The ``rows``
+    entry is the size of one row itself, from a sample of 10,000 or fewer.
     """
-    # Decoded from JSON, as a driver would hand them over: no string shared between rows.
-    rows_cost, rows = traced_bytes(
-        lambda: [json.loads(json.dumps(make_row(i))) for i in range(count)]
-    )
-    result = {"rows": rows_cost / count}
-    for name, fill in name_to_fill.items():
-        cost, kept = traced_bytes(lambda fill=fill: fill(rows))
+    largest = max(count for _, count in fillers.values())
+    sample = min(largest, 10_000)
+    rows_cost, _ = traced_bytes(lambda: json_rows(sample))
+    rows = json_rows(largest)
+    result = {"rows": rows_cost / sample}
+    for name, (fill, count) in fillers.items():
+        cost, kept = traced_bytes(lambda fill=fill, count=count: fill(rows[:count]))
         result[name] = cost / count
         del kept
     return result

@@ -55,11 +55,12 @@ class TestBenchmarkHelpers:
         assert 0 < ours < 2_000
         assert 0 < theirs < 2_000
         # copy=True keeps the JSON bytes as well, so it costs at least the document.
-        assert sizes["wa_perfkit MemoryBackend(copy=True) (JSON bytes)"] > bench.ROW_BYTES
+        assert sizes[bench.COPY_ROW] > bench.ROW_BYTES
 
     def test_sizing_helper_counts_per_entry(self, bench: ModuleType) -> None:
         """bytes_per_entry divides what a filler keeps by the number of entries."""
-        sizes = bench.bytes_per_entry({"list": lambda rows: [bytes(100) for _ in rows]}, 1_000)
+        filler = (lambda rows: [bytes(100) for _ in rows], 1_000)
+        sizes = bench.bytes_per_entry({"list": filler})
         assert 100 < sizes["list"] < 200
 
     def test_one_tiny_sync_timing_pass(self, bench: ModuleType) -> None:
