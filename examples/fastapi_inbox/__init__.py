@@ -1,0 +1,3 @@
+"""
+The seed's inbox API on FastAPI + asyncpg, with wa_perfkit. See README.md.
+"""
