@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from wa_perfkit._version import __version__
+from wa_perfkit.auth import CachedUser, JWTVerifier
 from wa_perfkit.backends.base import MISS, Backend
 from wa_perfkit.backends.memory import MemoryBackend
 from wa_perfkit.cache import Cache
@@ -41,6 +42,9 @@ __all__ = [
     "ttl_repository",
     "CachedFunction",
     "AsyncCachedFunction",
+    # auth (framework adapters: wa_perfkit.integrations.fastapi.auth / .flask.auth)
+    "JWTVerifier",
+    "CachedUser",
     # backends
     "Backend",
     "MemoryBackend",

@@ -14,6 +14,7 @@ Everything the library raises on purpose derives from `WaPerfkitError`, so
     │   ├── InvalidToken            missing, malformed, expired, wrong signature... (401)
     │   ├── Forbidden               authenticated but lacking a role/permission (403)
     │   └── UserLoaderError         the user loader itself failed (503)
+    │       └── KeySetUnavailable   no JWKS key set could ever be fetched (503)
     ├── PaginationError
     │   └── InvalidCursor           a cursor was tampered with, truncated or foreign (400)
     ├── WebhookError
@@ -25,8 +26,8 @@ Everything the library raises on purpose derives from `WaPerfkitError`, so
 
 The core never speaks HTTP: the integrations map these errors to status codes.
 Backend and serialization errors never reach callers of the cache itself: a
-failing backend or a corrupt entry is a miss. They are raised only by helpers
-that cannot degrade (for example an explicit ``Cache.set(..., strict=True)``).
+failing backend or a corrupt entry is a miss. They are raised only where the
+caller must decide (``Cache.add``, the building block of dedupe and locks).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ __all__ = [
     "InvalidPayload",
     "InvalidSignature",
     "InvalidToken",
+    "KeySetUnavailable",
     "KeyTemplateError",
     "PaginationError",
     "PayloadTooLarge",
@@ -149,6 +151,12 @@ class Forbidden(AuthError):
 class UserLoaderError(AuthError):
     """
     The user loader raised: the user store is down, not the token (HTTP 503).
+    """
+
+
+class KeySetUnavailable(UserLoaderError):
+    """
+    No JWKS key set has ever been fetched, so no token can be checked (HTTP 503, not 401).
     """
 
 

@@ -34,17 +34,11 @@ from typing import Any
 import jwt
 
 from wa_perfkit._log import RateLimitedWarning, logger
-from wa_perfkit.errors import ConfigurationError, InvalidToken, UserLoaderError
+from wa_perfkit.errors import ConfigurationError, InvalidToken, KeySetUnavailable
 
 __all__ = ["JWKSCache", "KeySetUnavailable"]
 
 _MAX_JWKS_BYTES = 1 << 20
-
-
-class KeySetUnavailable(UserLoaderError):
-    """
-    No key set has ever been fetched, so no token can be checked (HTTP 503, not 401).
-    """
 
 
 class JWKSCache:
