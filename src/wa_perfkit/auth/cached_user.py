@@ -38,11 +38,12 @@ import math
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
+from logging import DEBUG
 from typing import Any, Generic, TypeVar, cast
 
 import jwt
 
-from wa_perfkit._log import RateLimitedWarning
+from wa_perfkit._log import RateLimitedWarning, logger
 from wa_perfkit._secret import Secret
 from wa_perfkit._singleflight import AsyncFlight, ThreadFlight
 from wa_perfkit.auth.fingerprint import Fingerprinter
@@ -53,6 +54,8 @@ from wa_perfkit.cache import Cache
 from wa_perfkit.errors import AuthError, ConfigurationError, InvalidToken, UserLoaderError
 from wa_perfkit.keys import digest
 from wa_perfkit.metrics import StatsSnapshot
+from wa_perfkit.observe import HIT, current_trace, note
+from wa_perfkit.observe import MISS as MISS_EVENT
 
 __all__ = ["CachedUser", "Claims", "Loader"]
 
@@ -144,13 +147,18 @@ class CachedUser(Generic[U]):
             ConfigurationError: the loader is async (use `aresolve`).
         """
         fp = self._fingerprint(token)
-        entry = self._read(self._entries + fp)
+        key = self._entries + fp
+        entry = self._read(key)
         if entry is not MISS:
-            user = self._fresh(entry)
+            user = self._fresh(entry, key)
             if user is not MISS:
                 return cast(U, user)
         self._stats.count_miss()
-        return self._threads.run(fp, lambda: self._run(self._miss(token, fp)))
+        started = time.perf_counter()
+        try:
+            return self._threads.run(fp, lambda: self._run(self._miss(token, fp)))
+        finally:
+            note(self._stats.name, MISS_EVENT, fp, time.perf_counter() - started)
 
     async def aresolve(self, token: str) -> U:
         """
@@ -160,11 +168,15 @@ class CachedUser(Generic[U]):
         key = self._entries + fp
         entry = self._read(key) if self._local else await self.cache.aread(key)
         if entry is not MISS:
-            user = self._fresh(entry)
+            user = self._fresh(entry, key)
             if user is not MISS:
                 return cast(U, user)
         self._stats.count_miss()
-        return await self._tasks.run(fp, lambda: self._arun(self._miss(token, fp)))
+        started = time.perf_counter()
+        try:
+            return await self._tasks.run(fp, lambda: self._arun(self._miss(token, fp)))
+        finally:
+            note(self._stats.name, MISS_EVENT, fp, time.perf_counter() - started)
 
     def _fingerprint(self, token: str) -> str:
         # Bounded before hashing: a megabyte of junk must not cost a megabyte of HMAC.
@@ -172,10 +184,12 @@ class CachedUser(Generic[U]):
             raise InvalidToken("token too large")
         return self.fingerprint(token)
 
-    def _fresh(self, entry: Any) -> Any:
+    def _fresh(self, entry: Any, key: str) -> Any:
         try:
             if entry["exp"] > self._clock():
                 self._stats.count_hit()
+                if current_trace() is not None or logger.isEnabledFor(DEBUG):
+                    note(self._stats.name, HIT, key)
                 return entry["user"]
         except (TypeError, KeyError, IndexError):  # a foreign entry is a miss
             pass
@@ -195,7 +209,7 @@ class CachedUser(Generic[U]):
         # load finished must take its result, not load a second time.
         entry = yield ("get", key)
         if entry is not MISS:
-            user = self._fresh(entry)
+            user = self._fresh(entry, key)
             if user is not MISS:
                 return cast(U, user)
         claims: dict[str, Any] = yield ("verify", token)
