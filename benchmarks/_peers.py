@@ -10,6 +10,7 @@ costs only its own row.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import importlib
 import threading
@@ -163,3 +164,82 @@ def fastapi_cache_init(kind: str, url: str | None = None) -> Any:
     module.FastAPICache.init(backend, prefix=f"bench-{kind}")
     return module
 
+
+# -- stampede contenders: make(body) -> decorated function of one string ---------
+
+
+def stampede_ours_async(cache: Cache) -> Any:
+    def make(body: Any) -> Any:
+        @ttl_repository(ttl=TTL, cache=cache)
+        async def load(row_id: str) -> Any:
+            return await body()
+
+        return load
+
+    return make
+
+
+def stampede_ours_sync(cache: Cache) -> Any:
+    def make(body: Any) -> Any:
+        @ttl_repository(ttl=TTL, cache=cache)
+        def load(row_id: str) -> Any:
+            return body()
+
+        return load
+
+    return make
+
+
+def stampede_aiocache(**options: Any) -> Any:
+    aiocache = peer("aiocache")
+    if aiocache is None:
+        return None
+
+    def make(body: Any) -> Any:
+        @aiocache.cached(ttl=TTL, **options)
+        async def load(row_id: str) -> Any:
+            return await body()
+
+        return load
+
+    return make
+
+
+def stampede_floor_async(body: Any) -> Any:
+    """The least any dedupe can do: one shared task per key, no cache, no key building."""
+    tasks: dict[str, Any] = {}
+
+    async def load(row_id: str) -> Any:
+        task = tasks.get(row_id)
+        if task is None:
+            task = tasks[row_id] = asyncio.ensure_future(body())
+        return await task
+
+    return load
+
+
+def stampede_cachetools(body: Any) -> Any:
+    @cachetools.cached(cachetools.TTLCache(maxsize=100, ttl=TTL), lock=threading.Lock())
+    def load(row_id: str) -> Any:
+        return body()
+
+    return load
+
+
+def stampede_dogpile(backend: str, **arguments: Any) -> Any:
+    dogpile = peer("dogpile.cache")
+    if dogpile is None:
+        return None
+
+    def make(body: Any) -> Any:
+        region = dogpile.make_region().configure(
+            backend, expiration_time=TTL, arguments=arguments
+        )
+
+        @region.cache_on_arguments()
+        def load(row_id: str) -> Any:
+            return body()
+
+        return load
+
+    return make

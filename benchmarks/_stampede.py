@@ -194,3 +194,7 @@ def thread_stampede(
         if results[index] is None and hung:
             results[index] = TimeoutError("caller still running at the join deadline")
     return _outcome(results, loader, wall, value, capture)
+
+
+#: (backend, callers, contender, the outcome of each trial): one row of the stampede table.
+StampedeRow = tuple[str, str, str, list[Outcome]]

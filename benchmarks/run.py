@@ -23,10 +23,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
-import os
-import platform
-import re
 import sys
 import threading
 import time
@@ -35,29 +31,40 @@ from pathlib import Path
 from typing import Any
 
 import cachetools
-from _peers import SKIPPED, TTL, memory_async, memory_sync, peer
-from _stampede import Outcome, Slot, async_stampede, thread_stampede
-from _timing import (
-    ROW_BYTES,
-    async_runner,
-    bytes_per_entry,
-    fmt,
-    interleaved_best,
-    make_row,
-    ratio,
-    sync_runner,
-    table,
+from _peers import (
+    TTL,
+    memory_async,
+    memory_sync,
+    peer,
+    stampede_aiocache,
+    stampede_cachetools,
+    stampede_dogpile,
+    stampede_floor_async,
+    stampede_ours_async,
+    stampede_ours_sync,
 )
+from _report import (
+    ASYNC_BASE,
+    COPY_ROW,
+    OURS,
+    PLACEHOLDERS,
+    SECTION,
+    SYNC_BASE,
+    merge,
+    merge_text,
+    render,
+)
+from _stampede import Outcome, Slot, StampedeRow, async_stampede, thread_stampede
+from _timing import async_runner, bytes_per_entry, interleaved_best, make_row, sync_runner
 
 from wa_perfkit.backends.memory import MemoryBackend
 from wa_perfkit.cache import Cache
 from wa_perfkit.repository import ttl_repository
 
-SECTION = "## Cache core (issue 3)"
-PLACEHOLDERS = ("## Authentication", "## Postgres", "## Many instances")
-SYNC_BASE, ASYNC_BASE = "cachetools.cached(TTLCache, lock)", "async-lru alru_cache(ttl)"
-OURS = "wa_perfkit ttl_repository"
-COPY_ROW = "wa_perfkit MemoryBackend(copy=True) (JSON bytes)"
+#: Re-exported for tests/test_benchmarks_smoke.py.
+__all__ = ["ASYNC_BASE", "COPY_ROW", "OURS", "PLACEHOLDERS", "SECTION", "SYNC_BASE", "Settings",
+           "main", "memory_hits", "memory_sizes", "merge", "merge_text", "redis_hits",
+           "stampedes"]
 
 
 class Settings:
@@ -112,19 +119,6 @@ async def _build_async(row: dict[str, Any]) -> dict[str, Any]:
 
 def _to_ns(seconds: dict[str, float]) -> dict[str, float]:
     return {name: value * 1e9 for name, value in seconds.items()}
-
-
-def memory_table(ns: dict[str, float], base: str) -> str:
-    """
-    Render ns per hit with the ratio to ``base`` and each contender's time over ours.
-    """
-    ours = ns.get(OURS, float("nan"))
-    rows = [
-        (f"**{name}**" if name == OURS else name, fmt(value), ratio(value, ns.get(base, 0.0)),
-         ratio(value, ours))
-        for name, value in ns.items()
-    ]
-    return table(["contender", "ns / hit", f"÷ {base}", "÷ ours"], rows)
 
 
 # -- 2. Redis hits -------------------------------------------------------------
@@ -184,101 +178,7 @@ async def _hits(func: Any, n: int) -> None:
         await func("row-1")
 
 
-def redis_table(results: list[tuple[str, str, float, float, str]]) -> str:
-    """
-    Render µs per Redis hit with ratios to the raw client of the same mode.
-    """
-    raw = {mode: us for mode, name, us, _, _ in results if name.startswith("raw redis")}
-    ours = {mode: us for mode, name, us, _, _ in results if name == OURS}
-    rows = [
-        (mode, f"**{name}**" if name == OURS else name, fmt(us, 1), ratio(us, raw.get(mode, 0)),
-         ratio(us, ours.get(mode, 0)), f"{cmds:.2f}", detail)
-        for mode, name, us, cmds, detail in results
-    ]
-    header = ["mode", "contender", "µs / hit", "÷ raw GET+loads", "÷ ours", "cmds / hit",
-              "commands per hit"]
-    return table(header, rows)
 # -- 3. stampede ---------------------------------------------------------------
-
-
-def _ours_async(cache: Cache) -> Any:
-    def make(body: Any) -> Any:
-        @ttl_repository(ttl=TTL, cache=cache)
-        async def load(row_id: str) -> Any:
-            return await body()
-
-        return load
-
-    return make
-
-
-def _ours_sync(cache: Cache) -> Any:
-    def make(body: Any) -> Any:
-        @ttl_repository(ttl=TTL, cache=cache)
-        def load(row_id: str) -> Any:
-            return body()
-
-        return load
-
-    return make
-
-
-def _aiocache(**options: Any) -> Any:
-    aiocache = peer("aiocache")
-    if aiocache is None:
-        return None
-
-    def make(body: Any) -> Any:
-        @aiocache.cached(ttl=TTL, **options)
-        async def load(row_id: str) -> Any:
-            return await body()
-
-        return load
-
-    return make
-
-
-def _floor_async(body: Any) -> Any:
-    """The least any dedupe can do: one shared task per key, no cache, no key building."""
-    tasks: dict[str, Any] = {}
-
-    async def load(row_id: str) -> Any:
-        task = tasks.get(row_id)
-        if task is None:
-            task = tasks[row_id] = asyncio.ensure_future(body())
-        return await task
-
-    return load
-
-
-def _cachetools_sync(body: Any) -> Any:
-    @cachetools.cached(cachetools.TTLCache(maxsize=100, ttl=TTL), lock=threading.Lock())
-    def load(row_id: str) -> Any:
-        return body()
-
-    return load
-
-
-def _dogpile(backend: str, **arguments: Any) -> Any:
-    dogpile = peer("dogpile.cache")
-    if dogpile is None:
-        return None
-
-    def make(body: Any) -> Any:
-        region = dogpile.make_region().configure(
-            backend, expiration_time=TTL, arguments=arguments
-        )
-
-        @region.cache_on_arguments()
-        def load(row_id: str) -> Any:
-            return body()
-
-        return load
-
-    return make
-
-
-StampedeRow = tuple[str, str, str, list[Outcome]]
 
 
 def stampedes(settings: Settings, url: str | None) -> list[StampedeRow]:
@@ -297,27 +197,27 @@ def stampedes(settings: Settings, url: str | None) -> list[StampedeRow]:
     tasks, threads = f"{n_tasks} asyncio tasks", f"{n_threads} threads"
 
     async_contenders: list[tuple[str, str, Any, Cache | None]] = [
-        ("none", "floor: one shared task per key (no cache)", _floor_async, None),
-        ("memory", OURS, _ours_async(memory), memory),
-        ("memory", "aiocache @cached", _aiocache(), None),
+        ("none", "floor: one shared task per key (no cache)", stampede_floor_async, None),
+        ("memory", OURS, stampede_ours_async(memory), memory),
+        ("memory", "aiocache @cached", stampede_aiocache(), None),
     ]
     thread_contenders: list[tuple[str, str, Any, Cache | None]] = [
-        ("memory", OURS, _ours_sync(memory), memory),
-        ("memory", "cachetools.cached(lock)", _cachetools_sync, None),
-        ("memory", "dogpile.cache memory", _dogpile("dogpile.cache.memory"), None),
+        ("memory", OURS, stampede_ours_sync(memory), memory),
+        ("memory", "cachetools.cached(lock)", stampede_cachetools, None),
+        ("memory", "dogpile.cache memory", stampede_dogpile("dogpile.cache.memory"), None),
     ]
     if redis_cache is not None and url is not None:
         host, port = url.removeprefix("redis://").split("/")[0].split(":")
         aiocache_mod = peer("aiocache")
         async_contenders += [
-            ("redis", OURS, _ours_async(redis_cache), redis_cache),
-            ("redis", "aiocache @cached RedisCache", _aiocache(
+            ("redis", OURS, stampede_ours_async(redis_cache), redis_cache),
+            ("redis", "aiocache @cached RedisCache", stampede_aiocache(
                 cache=aiocache_mod.Cache.REDIS, endpoint=host, port=int(port)
             ) if aiocache_mod is not None else None, None),
         ]
         thread_contenders += [
-            ("redis", OURS, _ours_sync(redis_cache), redis_cache),
-            ("redis", "dogpile.cache redis", _dogpile(
+            ("redis", OURS, stampede_ours_sync(redis_cache), redis_cache),
+            ("redis", "dogpile.cache redis", stampede_dogpile(
                 "dogpile.cache.redis", url=url, redis_expiration_time=TTL * 2
             ), None),
         ]
@@ -360,31 +260,6 @@ def _absorbed(cache: Cache | None, trial: Any) -> Outcome:
     if cache is not None:
         outcome.absorbed = cache.stats().backend_errors - before
     return outcome
-
-
-def stampede_table(rows: list[StampedeRow]) -> str:
-    """
-    Render the stampede rows: worst loader runs, best-worst wall ratio, error totals.
-    """
-    out = []
-    for backend, callers, name, outcomes in rows:
-        ratios = sorted(o.wall_ratio for o in outcomes)
-        first_error = next((o.first_error for o in outcomes if o.first_error), "")
-        out.append((
-            backend, callers, f"**{name}**" if name == OURS else name,
-            max(o.loader_runs for o in outcomes),
-            f"{ratios[0]:.2f}x" + (f" - {ratios[-1]:.2f}x" if len(ratios) > 1 else ""),
-            sum(o.caller_errors for o in outcomes),
-            sum(o.wrong_values for o in outcomes),
-            sum(o.logged for o in outcomes),
-            sum(o.pool_errors for o in outcomes),
-            "n/a" if outcomes[0].absorbed < 0 else sum(o.absorbed for o in outcomes),
-            first_error.replace("|", "/") or "-",
-        ))
-    header = ["backend", "callers", "contender", "loader runs (worst)", "wall ÷ loader",
-              "caller errors", "wrong values", "warnings logged", "Too many connections",
-              "backend faults absorbed", "first error"]
-    return table(header, out)
 
 
 # -- 4. memory per entry -------------------------------------------------------
@@ -435,220 +310,6 @@ def memory_sizes(settings: Settings) -> dict[str, float]:
         "plain dict[str, row] (floor)": (dict_fill, count),
         COPY_ROW: (ours_with(copy=True), max(1, count // 10)),
     })
-
-
-def sizes_table(sizes: dict[str, float], count: int) -> str:
-    """
-    Render bytes per entry: the cache's own cost and the total with the row.
-    """
-    row_cost = sizes["rows"]
-    base = sizes.get("cachetools.cached(TTLCache, lock)", 0.0)
-    sample = f"{min(count, 10_000):,}-row sample"
-    out = [(f"one row itself (decoded JSON, {sample})", "-", fmt(row_cost), "-")]
-    for name, cost in sizes.items():
-        if name != "rows":
-            label = f"**{name}**" if name.startswith("wa_perfkit MemoryBackend (") else name
-            if name == COPY_ROW:
-                label += f" ({max(1, count // 10):,} entries)"
-            out.append((label, fmt(cost), fmt(cost + row_cost), ratio(cost, base)))
-    return table(
-        ["holder", f"bytes / entry it adds ({count:,} entries)", "bytes / entry with the row",
-         "÷ cachetools"],
-        out,
-    )
-
-
-# -- report --------------------------------------------------------------------
-
-MEMORY_PEERS = ("cashews mem://", "aiocache @cached memory", "fastapi-cache2 InMemoryBackend",
-                "dogpile.cache memory")
-
-
-def _check(ok: bool) -> str:
-    return "yes" if ok else "**no**"
-
-
-def targets_table(
-    sync_ns: dict[str, float],
-    async_ns: dict[str, float],
-    redis_rows: list[tuple[str, str, float, float, str]] | None,
-    stampede_rows: list[StampedeRow],
-) -> str:
-    """
-    Render issue 3's targets against what this run measured.
-    """
-    nan = float("nan")
-    out = []
-    sync_ratio = sync_ns.get(OURS, nan) / sync_ns.get(SYNC_BASE, nan)
-    async_ratio = async_ns.get(OURS, nan) / async_ns.get(ASYNC_BASE, nan)
-    out.append(("memory hit, sync: ours ÷ cachetools", "≤ 1.5x", f"{sync_ratio:.2f}x",
-                _check(sync_ratio <= 1.5)))
-    out.append(("memory hit, asyncio: ours ÷ async-lru", "≤ 2x", f"{async_ratio:.2f}x",
-                _check(async_ratio <= 2)))
-    peers = {**sync_ns, **async_ns}
-    for name in MEMORY_PEERS:
-        if name in peers:
-            ours = sync_ns[OURS] if name in sync_ns else async_ns[OURS]
-            speedup = peers[name] / ours
-            out.append((f"memory hit: {name} ÷ ours", "≥ 5x", f"{speedup:.1f}x",
-                        _check(speedup >= 5)))
-    for mode, name, us, cmds, _ in redis_rows or []:
-        if name == OURS:
-            raw = next(u for m, n, u, _, _ in redis_rows or [] if m == mode and
-                       n.startswith("raw redis"))
-            out.append((f"Redis hit, {mode}: ours ÷ raw GET + json.loads", "≤ 1.15x",
-                        f"{us / raw:.2f}x", _check(us / raw <= 1.15)))
-            out.append((f"Redis hit, {mode}: commands per hit", "exactly 1", f"{cmds:.2f}",
-                        _check(cmds == 1)))
-    for backend, callers, name, outcomes in stampede_rows:
-        if name == OURS:
-            runs = max(o.loader_runs for o in outcomes)
-            walls = sorted(o.wall_ratio for o in outcomes)
-            errors = sum(o.caller_errors + o.pool_errors + max(o.absorbed, 0) for o in outcomes)
-            what = f"stampede, {backend}, {callers}"
-            out.append((f"{what}: loader runs (worst trial)", "1", str(runs), _check(runs == 1)))
-            # Judged on the best trial: the first also opens the pool's connections.
-            out.append((f"{what}: wall ÷ loader (best / worst trial)", "≤ 1.2x (best)",
-                        f"{walls[0]:.2f}x / {walls[-1]:.2f}x", _check(walls[0] <= 1.2)))
-            out.append((f"{what}: errors, pool errors, absorbed faults", "0", str(errors),
-                        _check(errors == 0)))
-    return table(["target (issue 3)", "goal", "this run", "met"], out)
-
-
-PEER_DISTS = ("wa-perfkit", "cachetools", "async-lru", "cashews", "aiocache", "dogpile.cache",
-              "fastapi-cache2", "redis")
-
-
-def machine(redis_version: str) -> str:
-    """
-    Describe the machine, interpreter, Redis and peer versions, as markdown bullets.
-    """
-    from importlib import metadata
-
-    versions = []
-    for dist in PEER_DISTS:
-        try:
-            versions.append(f"{dist} {metadata.version(dist)}")
-        except metadata.PackageNotFoundError:
-            versions.append(f"{dist} (not installed)")
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    return "\n".join([
-        f"- date: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC",
-        f"- machine: {platform.machine()}, nproc {os.cpu_count()}, "
-        f"{platform.system()} {platform.release()}, load average at the end {load}",
-        f"- python: {platform.python_implementation()} {platform.python_version()}",
-        f"- redis-server: {redis_version} (throwaway, loopback, no persistence)",
-        f"- versions: {', '.join(versions)}",
-    ])
-
-
-def render(
-    settings: Settings,
-    redis_version: str,
-    sync_ns: dict[str, float],
-    async_ns: dict[str, float],
-    redis_rows: list[tuple[str, str, float, float, str]] | None,
-    stampede_rows: list[StampedeRow],
-    sizes: dict[str, float],
-    elapsed: float,
-) -> str:
-    """
-    Return the "Cache core" section as markdown.
-    """
-    parts = [
-        SECTION,
-        "",
-        "Produced by `make bench` (`benchmarks/run.py --write docs/benchmarks.md`)"
-        + (" — **quick smoke run, not representative**" if settings.quick else "")
-        + f", in {elapsed:.0f} s.",
-        "",
-        machine(redis_version),
-        "",
-        "**Noise.** The machine has 2 cores shared with other engineers' test runs, so",
-        "absolute numbers drift by tens of percent between runs. Each figure is the best",
-        "(minimum) of repeated loops, timeit style, and the contenders of one table are",
-        "interleaved, in rotating order, within each repeat: the ratios are what to read,",
-        "and they hold within a run far better than the absolute figures do.",
-        "",
-        "### Targets",
-        "",
-        targets_table(sync_ns, async_ns, redis_rows, stampede_rows),
-        "",
-        "### Memory hit, sync (ns per call, one string argument, warm key)",
-        "",
-        memory_table(sync_ns, SYNC_BASE),
-        "",
-        "### Memory hit, asyncio (ns per awaited call)",
-        "",
-        memory_table(async_ns, ASYNC_BASE),
-        "",
-    ]
-    if redis_rows is not None:
-        parts += [
-            f"### Redis hit of a {ROW_BYTES:,}-byte JSON row (20 fields, nested lists)",
-            "",
-            "µs per hit, best of interleaved repeats; commands per hit from `INFO commandstats`",
-            "deltas over a burst of hits (INFO itself left out). Each library stores the row",
-            "in its own format: wa_perfkit a JSON envelope, raw the plain JSON, aiocache JSON,",
-            "fastapi-cache2 JSON, cashews and dogpile pickle by default.",
-            "",
-            redis_table(redis_rows),
-            "",
-        ]
-    else:
-        parts += ["### Redis hit", "", "Skipped (`--no-redis` or no redis-server).", ""]
-    parts += [
-        f"### Stampede: one cold key, 50 ms loader, {settings.trials} trial(s) each",
-        "",
-        "Each contender is decorated once and keeps its connection pool across trials",
-        "(the first trial also opens the connections); every trial uses a new cold key.",
-        "Loader runs are the worst trial; wall ÷ loader is best - worst trial (the loader's",
-        "own measured time is the denominator); errors and logged warnings are totals.",
-        "wa_perfkit turns a backend fault into a miss instead of raising, so its faults",
-        "are counted separately (`backend faults absorbed`, from its stats).",
-        "",
-        stampede_table(stampede_rows),
-        "",
-        f"### Memory per cached 1 KB row ({settings.entries:,} entries, tracemalloc)",
-        "",
-        "The rows are built before tracing starts, so the first column is what the cache",
-        "itself adds per entry (key, entry, table slot; with `copy=True` the JSON bytes);",
-        "the rows are decoded from JSON so that no string is shared between them.",
-        "",
-        sizes_table(sizes, settings.entries),
-        "",
-    ]
-    if SKIPPED:
-        parts += ["Peers left out of this run:", ""]
-        parts += [f"- `{name}`: {why}" for name, why in sorted(SKIPPED.items())] + [""]
-    parts += [
-        "### How to reproduce",
-        "",
-        "```",
-        "make bench            # installs .[bench], writes this file",
-        ".venv/bin/python benchmarks/run.py --quick    # a few-second smoke run, prints only",
-        "```",
-        "",
-    ]
-    return "\n".join(parts)
-
-
-def merge(path: Path, section: str) -> str:
-    """
-    Put ``section`` into the document at ``path``, keeping every other section as it is.
-    """
-    return merge_text(path.read_text(encoding="utf-8") if path.exists() else "", section)
-
-
-def merge_text(text: str, section: str) -> str:
-    """
-    Replace the cache-core section of ``text`` (or start a document with placeholders).
-    """
-    if SECTION not in text:
-        placeholders = "\n".join(f"{h}\n\nSee below / to be merged.\n" for h in PLACEHOLDERS)
-        return f"# Benchmarks\n\n{section}\n{placeholders}"
-    pattern = re.compile(re.escape(SECTION) + r".*?(?=^## |\Z)", re.S | re.M)
-    return pattern.sub(lambda _: section + "\n", text, count=1)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -36,15 +36,27 @@ def fixture_bench() -> ModuleType:
     return _load_run()
 
 
+@pytest.fixture(name="timing", scope="module")
+def fixture_timing(bench: ModuleType) -> ModuleType:
+    """The timing and sizing helpers the script imported."""
+    return sys.modules["_timing"]
+
+
+@pytest.fixture(name="peers", scope="module")
+def fixture_peers(bench: ModuleType) -> ModuleType:
+    """The contenders module the script imported."""
+    return sys.modules["_peers"]
+
+
 class TestBenchmarkHelpers:
-    def test_row_is_about_one_kilobyte(self, bench: ModuleType) -> None:
+    def test_row_is_about_one_kilobyte(self, timing: ModuleType) -> None:
         """The Redis and sizing row is a ~1 KB JSON document of about 20 fields."""
-        row = bench.make_row(7)
-        assert 900 <= bench.ROW_BYTES <= 1300
+        row = timing.make_row(7)
+        assert 900 <= timing.ROW_BYTES <= 1300
         assert 18 <= len(row) <= 24
         assert any(isinstance(v, list) for v in row.values())
 
-    def test_sizing_on_a_thousand_entries(self, bench: ModuleType) -> None:
+    def test_sizing_on_a_thousand_entries(self, bench: ModuleType, timing: ModuleType) -> None:
         """Our memory backend and cachetools each report a plausible cost per entry."""
         settings = bench.Settings(quick=True)
         settings.entries = 1_000
@@ -55,33 +67,34 @@ class TestBenchmarkHelpers:
         assert 0 < ours < 2_000
         assert 0 < theirs < 2_000
         # copy=True keeps the JSON bytes as well, so it costs at least the document.
-        assert sizes[bench.COPY_ROW] > bench.ROW_BYTES
+        assert sizes[bench.COPY_ROW] > timing.ROW_BYTES
 
-    def test_sizing_helper_counts_per_entry(self, bench: ModuleType) -> None:
+    def test_sizing_helper_counts_per_entry(self, timing: ModuleType) -> None:
         """bytes_per_entry divides what a filler keeps by the number of entries."""
         filler = (lambda rows: [bytes(100) for _ in rows], 1_000)
-        sizes = bench.bytes_per_entry({"list": filler})
+        sizes = timing.bytes_per_entry({"list": filler})
         assert 100 < sizes["list"] < 200
 
-    def test_one_tiny_sync_timing_pass(self, bench: ModuleType) -> None:
+    def test_one_tiny_sync_timing_pass(
+        self, bench: ModuleType, timing: ModuleType, peers: ModuleType
+    ) -> None:
         """Every sync memory contender, ours included, times to a finite positive figure."""
-        contenders = bench.memory_sync(bench.make_row())
+        contenders = peers.memory_sync(timing.make_row())
         for func in contenders.values():
             func("row-1")
-        runners = {name: bench.sync_runner(f, "row-1") for name, f in contenders.items()}
-        ns = bench.interleaved_best(runners, repeats=2, target_s=0.001, budget_s=0.5)
+        runners = {name: timing.sync_runner(f, "row-1") for name, f in contenders.items()}
+        ns = timing.interleaved_best(runners, repeats=2, target_s=0.001, budget_s=0.5)
         assert set(ns) >= {bench.OURS, bench.SYNC_BASE}
         assert all(0 < v < math.inf for v in ns.values())
 
-    def test_one_tiny_async_timing_pass(self, bench: ModuleType) -> None:
-        """Ours and the plain async call time to finite positive figures on a memory hit."""
-        row = bench.make_row()
+    def test_one_tiny_async_timing_pass(self, timing: ModuleType, peers: ModuleType) -> None:
+        """Our async function times to a finite positive figure on a memory hit."""
         loop = asyncio.new_event_loop()
         try:
-            ours = sys.modules["_peers"].ours_memory(row)[1]
+            ours = peers.ours_memory(timing.make_row())[1]
             loop.run_until_complete(ours("row-1"))
-            runners = {"ours": bench.async_runner(loop, ours, "row-1")}
-            ns = bench.interleaved_best(runners, repeats=2, target_s=0.001, budget_s=0.5)
+            runners = {"ours": timing.async_runner(loop, ours, "row-1")}
+            ns = timing.interleaved_best(runners, repeats=2, target_s=0.001, budget_s=0.5)
         finally:
             loop.close()
         assert 0 < ns["ours"] < math.inf
