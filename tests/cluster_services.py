@@ -87,7 +87,10 @@ def _ping(port: int) -> bool:
 def _cluster_ok(port: int) -> bool:
     client = redis.Redis(port=port, socket_timeout=1, socket_connect_timeout=1)
     try:
-        return "cluster_state:ok" in client.execute_command("CLUSTER INFO").decode()
+        info = client.execute_command("CLUSTER INFO")
+        if isinstance(info, dict):
+            return str(info.get("cluster_state")) == "ok"
+        return "cluster_state:ok" in (info.decode() if isinstance(info, bytes) else str(info))
     except (redis.RedisError, OSError):
         return False
     finally:

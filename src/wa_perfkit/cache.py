@@ -27,6 +27,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from functools import partial
 from typing import Any, TypeVar
 
+from wa_perfkit._lock import LockedFlight
 from wa_perfkit._log import RateLimitedWarning, logger
 from wa_perfkit._singleflight import AsyncFlight, ThreadFlight
 from wa_perfkit.backends.base import MISS, Backend, PrefixClearable, TagIndex
@@ -421,9 +422,13 @@ class Cache:
         policy: Policy,
         stats: Stats,
         tags: tuple[str, ...] = (),
+        lock: LockedFlight | None = None,
     ) -> T:
         """
         Answer from what was read (``stored``, possibly `MISS`), loading once on a miss.
+
+        With ``lock``, the load also runs once across processes (after the
+        per-process single-flight, so on a miss only).
         """
         if stored is not MISS:
             value, fresh = self._unpack(full_key, stored, policy)
@@ -441,7 +446,7 @@ class Cache:
         started = time.perf_counter()
         try:
             loaded = self._thread_flight.run(
-                full_key, lambda: self._load_and_store(full_key, loader, policy, stats, tags)
+                full_key, lambda: self._lead(full_key, loader, policy, stats, tags, lock)
             )
         except BaseException:
             note(stats.name, ERROR, full_key, time.perf_counter() - started)
@@ -471,6 +476,7 @@ class Cache:
         policy: Policy,
         stats: Stats,
         tags: tuple[str, ...] = (),
+        lock: LockedFlight | None = None,
     ) -> T:
         """
         Async twin of `resolve`; ``loader`` is an async callable.
@@ -493,13 +499,56 @@ class Cache:
         started = time.perf_counter()
         try:
             loaded = await self._async_flight.run(
-                full_key, lambda: self._aload_and_store(full_key, loader, policy, stats, tags)
+                full_key, lambda: self._alead(full_key, loader, policy, stats, tags, lock)
             )
         except BaseException:
             note(stats.name, ERROR, full_key, time.perf_counter() - started)
             raise
         note(stats.name, MISS_EVENT, full_key, time.perf_counter() - started)
         return loaded
+
+    def _lead(
+        self,
+        full_key: str,
+        loader: Callable[[], T],
+        policy: Policy,
+        stats: Stats,
+        tags: tuple[str, ...],
+        lock: LockedFlight | None,
+    ) -> T:
+        if lock is None:
+            return self._load_and_store(full_key, loader, policy, stats, tags)
+        return lock.run(  # type: ignore[no-any-return]
+            full_key,
+            lambda: self._fresh_or_miss(full_key, self.read(full_key), policy),
+            lambda: self._load_and_store(full_key, loader, policy, stats, tags),
+        )
+
+    async def _alead(
+        self,
+        full_key: str,
+        loader: Callable[[], Awaitable[T]],
+        policy: Policy,
+        stats: Stats,
+        tags: tuple[str, ...],
+        lock: LockedFlight | None,
+    ) -> T:
+        if lock is None:
+            return await self._aload_and_store(full_key, loader, policy, stats, tags)
+
+        async def check() -> Any:
+            return self._fresh_or_miss(full_key, await self.aread(full_key), policy)
+
+        return await lock.arun(  # type: ignore[no-any-return]
+            full_key, check, lambda: self._aload_and_store(full_key, loader, policy, stats, tags)
+        )
+
+    def _fresh_or_miss(self, full_key: str, stored: Any, policy: Policy) -> Any:
+        # What a lock waiter accepts: a fresh value (a stale one is what is being refreshed).
+        if stored is MISS:
+            return MISS
+        value, fresh = self._unpack(full_key, stored, policy)
+        return value if fresh else MISS
 
     def _unpack(self, full_key: str, stored: Any, policy: Policy) -> tuple[Any, bool]:
         try:

@@ -34,6 +34,7 @@ from typing import Any, Protocol, TypeVar, overload
 
 from typing_extensions import ParamSpec
 
+from wa_perfkit._lock import LockedFlight, lock_store
 from wa_perfkit._log import logger
 from wa_perfkit.backends.base import MISS
 from wa_perfkit.cache import Cache
@@ -109,10 +110,12 @@ class _Spec:
         key: str | None,
         tags: Sequence[str],
         name: str | None,
+        lock: LockedFlight | None = None,
     ) -> None:
         self.func = func
         self.cache = cache
         self.policy = policy
+        self.lock = lock
         self.is_async = inspect.iscoroutinefunction(func)
         names = inspect.signature(func).parameters
         for template in tags:
@@ -161,6 +164,8 @@ def _sync_core(spec: _Spec, builder: KeyBuilder) -> _Core:
     """
     cache, policy, stats = spec.cache, spec.policy, spec.stats
     read, resolve, count_hit, make_key = cache.read, cache.resolve, stats.count_hit, builder.make
+    if spec.lock is not None:  # cross-process single-flight: reached on a miss only
+        resolve = partial(cache.resolve, lock=spec.lock)
     tags, name, debug = _tag_maker(spec, builder), stats.name, logger.isEnabledFor
 
     if policy.stale_ttl:  # every read needs the freshness check of `resolve`
@@ -192,6 +197,8 @@ def _async_core(spec: _Spec, builder: KeyBuilder) -> _Core:
     """
     cache, policy, stats = spec.cache, spec.policy, spec.stats
     aresolve, count_hit, make_key = cache.aresolve, stats.count_hit, builder.make
+    if spec.lock is not None:  # cross-process single-flight: reached on a miss only
+        aresolve = partial(cache.aresolve, lock=spec.lock)
     tags, name, debug = _tag_maker(spec, builder), stats.name, logger.isEnabledFor
     # A local backend's sync read never blocks: skip a coroutine per hit. Nor does the
     # L1 of a tiered backend (`Peekable`): only its misses await the L2.
@@ -335,6 +342,8 @@ def ttl_repository(
     stale_ttl: float = 0.0,
     jitter: float = 0.0,
     name: str | None = None,
+    lock: bool = False,
+    lock_ttl: float = 10.0,
 ) -> _Decorator:
     """
     Cache a sync or async function's results for ``ttl`` seconds.
@@ -352,6 +361,11 @@ def ttl_repository(
             while one refresh runs in the background.
         jitter: shorten each TTL by a random fraction up to this value.
         name: the name in stats and metrics; defaults to ``module.qualname``.
+        lock: also run the loader once across processes on a miss (a Redis
+            lock, `wa_perfkit._lock`); on a backend without shared storage
+            (memory) the per-process single-flight already is the whole story.
+        lock_ttl: seconds a lock lives: the longest a crashed loader blocks
+            the others. Keep it above the loader's usual duration.
 
     Returns:
         A decorator. The decorated function has the original's signature and
@@ -368,11 +382,15 @@ def ttl_repository(
         raise ConfigurationError(f"cache must be a wa_perfkit.Cache, not {type(cache).__name__}")
     if isinstance(tags, str):
         raise ConfigurationError("tags must be a sequence of templates, not a single string")
+    if lock and not lock_ttl > 0:
+        raise ConfigurationError(f"lock_ttl must be positive, not {lock_ttl!r}")
+    store = lock_store(cache.backend) if lock else None
+    flight = LockedFlight(store, lock_ttl) if store is not None else None
 
     def decorate(func: Callable[..., Any]) -> Any:
         target = func.__func__ if isinstance(func, (classmethod, staticmethod)) else func
         if not callable(target):
             raise ConfigurationError(f"cannot cache {func!r}: not callable")
-        return _make_cached(func, _Spec(target, cache, policy, key, tags, name))
+        return _make_cached(func, _Spec(target, cache, policy, key, tags, name, flight))
 
     return decorate

@@ -141,6 +141,7 @@ class RedisBackend:
         self._owns_async = async_client is None
         self.breaker = breaker or CircuitBreaker(f"redis {url or 'client'}")
         self._scripts: dict[str, Any] = {}
+        self._async_ready: asyncio.Task[Any] | None = None
 
     def __repr__(self) -> str:
         return f"RedisBackend({self._url or 'client'!r}, breaker={self.breaker.state})"
@@ -176,6 +177,9 @@ class RedisBackend:
         if self.cluster:
             options = _cluster(self._options)
             self._async_client = aioredis.RedisCluster.from_url(self._url, **options)
+            # Concurrent first commands race inside redis-py's lazy cluster discovery
+            # (lost connections, AttributeError): discover once, before any command.
+            self._async_ready = loop.create_task(self._async_client.initialize())
         else:
             pool = aioredis.BlockingConnectionPool.from_url(self._url, **self._options)
             self._async_client = aioredis.Redis(connection_pool=pool)
@@ -204,6 +208,8 @@ class RedisBackend:
         if not breaker.allow():
             raise BackendUnavailable("RedisBackend", operation, "circuit breaker open")
         try:
+            if self._async_ready is not None:
+                await self._cluster_ready()
             result = await call()
         except _DRIVER_ERRORS as exc:
             breaker.failure()
@@ -213,6 +219,20 @@ class RedisBackend:
             raise
         breaker.success()
         return result
+
+    async def _cluster_ready(self) -> None:
+        task = self._async_ready
+        assert task is not None
+        try:
+            await asyncio.shield(task)
+        except _DRIVER_ERRORS:
+            # Discovery failed (cluster down): the next call tries again.
+            self._async_ready = asyncio.get_running_loop().create_task(
+                self._async_client.initialize()
+            )
+            raise
+        if self._async_ready is task:
+            self._async_ready = None
 
     # -- the contract -------------------------------------------------------------
 
@@ -432,6 +452,9 @@ class RedisBackend:
         Close the asyncio client's connections.
         """
         if self._async_client is not None and self._owns_async:
+            if self._async_ready is not None:
+                self._async_ready.cancel()
+                self._async_ready = None
             if self.cluster:
                 await self._async_client.aclose()
             else:
@@ -445,8 +468,13 @@ def _is_cluster(client: Any) -> bool:
 
 
 def _cluster(options: dict[str, Any]) -> dict[str, Any]:
-    # A cluster client has no single pool to block on: drop the pool-only options.
-    return {k: v for k, v in options.items() if k != "timeout"}
+    # A cluster client has no blocking pool (excess concurrency fails instead of
+    # waiting): drop the pool-only option, allow more connections per node, and let
+    # one retry follow a MOVED/ASK redirection or a reset connection.
+    cluster = {k: v for k, v in options.items() if k != "timeout"}
+    cluster["max_connections"] = max(256, int(options["max_connections"]))
+    cluster["retry"] = Retry(NoBackoff(), 1)
+    return cluster
 
 
 def _get_pttl(client: Any, key: str) -> list[Any]:

@@ -1,0 +1,225 @@
+"""
+A cross-process lock on one Redis key, and the single-flight built on it.
+
+`RedisLock` is the classic single-instance Redis lock:
+
+* acquire: ``SET key token NX PX ttl`` with a random token;
+* release: a compare-and-delete script, so a holder whose lock expired (and
+  was taken by someone else) never deletes the new holder's lock;
+* expiry: a holder that crashes blocks no one longer than ``ttl``.
+
+`LockedFlight` makes "run this loader once across processes" out of it. It
+runs only on a miss, after the per-process single-flight, so one caller per
+process takes part::
+
+    try acquire ─ got it ─▶ re-check the cache ─ hit ─▶ done (someone just stored it)
+        │                         └─ miss ─▶ load, store ─▶ release
+        └─ held elsewhere ─▶ re-check the cache ─ hit ─▶ done
+                                  └─ miss ─▶ sleep (5 ms doubling to 50 ms, jittered), retry
+
+Waiters poll with a capped, jittered backoff: for a 200 ms load that is
+about six cheap ``GET`` + ``SET NX`` pairs per waiting process, not a busy
+loop. When the holder dies its lock expires after ``ttl`` and the next retry
+takes it. If Redis fails (or the breaker is open), the flight degrades to a
+plain load: a cache outage never blocks a caller.
+
+Not a fencing lock (no Redlock, no fencing token): it only prevents duplicate
+loads, which is safe to get wrong once in a while — e.g. a load that outlives
+``ttl`` lets a second loader in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, TypeVar, runtime_checkable
+
+from wa_perfkit._log import logger
+from wa_perfkit.backends.base import MISS
+from wa_perfkit.errors import BackendError
+
+__all__ = ["LockStore", "LockedFlight", "RedisLock", "lock_store"]
+
+T = TypeVar("T")
+
+#: Suffix of the lock key of a cache key.
+LOCK_SUFFIX = ":lock"
+
+
+@runtime_checkable
+class LockStore(Protocol):
+    """
+    What a lock needs from a backend: set-if-absent and compare-and-delete.
+    """
+
+    def add(self, key: str, value: Any, ttl: float) -> bool:
+        """Store ``value`` only if ``key`` is absent."""
+
+    def delete_if_equals(self, key: str, token: bytes) -> bool:
+        """Delete ``key`` only if it holds ``token``."""
+
+    async def aadd(self, key: str, value: Any, ttl: float) -> bool:
+        """Async twin of `add`."""
+
+    async def adelete_if_equals(self, key: str, token: bytes) -> bool:
+        """Async twin of `delete_if_equals`."""
+
+
+def lock_store(backend: object) -> LockStore | None:
+    """
+    Return the shared store a lock can live in: the backend, its L2, or None (in-process only).
+    """
+    for candidate in (backend, getattr(backend, "l2", None)):
+        if isinstance(candidate, LockStore):
+            return candidate
+    return None
+
+
+class RedisLock:
+    """
+    A lock on one key, held for at most ``ttl`` seconds.
+
+    Args:
+        store: a `LockStore` (a `RedisBackend`).
+        key: the lock's key (give it the protected key's namespace).
+        ttl: seconds after which the lock frees itself (a crashed holder's bound).
+
+    Raises:
+        BackendError: from `acquire`/`release` when Redis fails (callers decide).
+    """
+
+    def __init__(self, store: LockStore, key: str, ttl: float) -> None:
+        self.store = store
+        self.key = key
+        self.ttl = ttl
+        self.token = secrets.token_hex(16).encode()
+        self.held = False
+
+    def __repr__(self) -> str:
+        return f"RedisLock({self.key!r}, ttl={self.ttl}, held={self.held})"
+
+    def acquire(self) -> bool:
+        """
+        Try once: True if this lock now holds the key.
+        """
+        self.held = self.store.add(self.key, self.token, self.ttl)
+        return self.held
+
+    async def aacquire(self) -> bool:
+        """
+        Async twin of `acquire`.
+        """
+        self.held = await self.store.aadd(self.key, self.token, self.ttl)
+        return self.held
+
+    def release(self) -> bool:
+        """
+        Release if still ours; False if it expired (and maybe went to someone else).
+        """
+        self.held = False
+        return self.store.delete_if_equals(self.key, self.token)
+
+    async def arelease(self) -> bool:
+        """
+        Async twin of `release`.
+        """
+        self.held = False
+        return await self.store.adelete_if_equals(self.key, self.token)
+
+
+class LockedFlight:
+    """
+    Runs a loader once across processes for one key (see the module docstring).
+
+    Args:
+        store: where locks live.
+        ttl: lock TTL in seconds: the longest a crashed holder blocks the others.
+        first_delay: first wait of a waiter, doubled up to ``max_delay``.
+        max_delay: longest single wait between two checks.
+    """
+
+    def __init__(
+        self,
+        store: LockStore,
+        ttl: float = 10.0,
+        *,
+        first_delay: float = 0.005,
+        max_delay: float = 0.05,
+    ) -> None:
+        self.store = store
+        self.ttl = ttl
+        self.first_delay = first_delay
+        self.max_delay = max_delay
+
+    def _next(self, delay: float) -> tuple[float, float]:
+        # Full jitter on the upper half, so waiting processes do not poll in step.
+        wait = delay / 2 + random.random() * delay / 2  # noqa: S311 (jitter, not security)
+        return wait, min(delay * 2, self.max_delay)
+
+    def run(self, key: str, check: Callable[[], Any], load: Callable[[], T]) -> Any:
+        """
+        Return what ``check`` finds once someone stored it, or what ``load`` returns.
+        """
+        lock = RedisLock(self.store, key + LOCK_SUFFIX, self.ttl)
+        delay = self.first_delay
+        while True:
+            try:
+                acquired = lock.acquire()
+            except BackendError:
+                return load()  # Redis is not usable: degrade to a per-process load
+            if acquired:
+                try:
+                    found = check()
+                    return load() if found is MISS else found
+                finally:
+                    _release(lock)
+            found = check()
+            if found is not MISS:
+                return found
+            wait, delay = self._next(delay)
+            time.sleep(wait)
+
+    async def arun(
+        self,
+        key: str,
+        check: Callable[[], Awaitable[Any]],
+        load: Callable[[], Awaitable[T]],
+    ) -> Any:
+        """
+        Async twin of `run`.
+        """
+        lock = RedisLock(self.store, key + LOCK_SUFFIX, self.ttl)
+        delay = self.first_delay
+        while True:
+            try:
+                acquired = await lock.aacquire()
+            except BackendError:
+                return await load()
+            if acquired:
+                try:
+                    found = await check()
+                    return await load() if found is MISS else found
+                finally:
+                    await _arelease(lock)
+            found = await check()
+            if found is not MISS:
+                return found
+            wait, delay = self._next(delay)
+            await asyncio.sleep(wait)
+
+
+def _release(lock: RedisLock) -> None:
+    try:
+        lock.release()
+    except BackendError:
+        logger.debug("wa_perfkit: lock release failed; it expires in %.1f s", lock.ttl)
+
+
+async def _arelease(lock: RedisLock) -> None:
+    try:
+        await lock.arelease()
+    except BackendError:
+        logger.debug("wa_perfkit: lock release failed; it expires in %.1f s", lock.ttl)

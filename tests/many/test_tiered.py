@@ -1,0 +1,216 @@
+"""
+TieredBackend: L1 in front of Redis, invalidations between instances and processes.
+"""
+
+from __future__ import annotations
+
+import queue
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from tests.many._load import p99
+from tests.services import RedisServer
+from wa_perfkit.backends.base import MISS, Backend, PrefixClearable, TagIndex
+from wa_perfkit.backends.memory import MemoryBackend
+from wa_perfkit.backends.redis import RedisBackend
+from wa_perfkit.backends.tiered import TieredBackend
+from wa_perfkit.cache import Cache
+from wa_perfkit.errors import ConfigurationError
+from wa_perfkit.serialization import JsonSerializer
+
+
+def _tiered(url: str, **options: float) -> TieredBackend:
+    backend = TieredBackend(MemoryBackend(), RedisBackend(url), **options)
+    assert backend.wait_ready()
+    return backend
+
+
+@pytest.fixture(name="pair")
+def fixture_pair(redis_url: str, namespace: str) -> Iterator[tuple[Cache, Cache]]:
+    """Two instances (A and B) of one namespace, each with its own tiered backend."""
+    a, b = _tiered(redis_url), _tiered(redis_url)
+    caches = Cache(a, namespace=namespace), Cache(b, namespace=namespace)
+    assert a.wait_ready() and b.wait_ready()
+    yield caches
+    a.close()
+    b.close()
+
+
+def _eventually(check: object, timeout: float = 1.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():  # type: ignore[operator]
+            return True
+        time.sleep(0.001)
+    return False
+
+
+class TestTieredBackend:
+    def test_contract_and_powers(self, redis_url: str) -> None:
+        """It is a Backend with prefix clearing and tags, and refuses a bytes L1."""
+        backend = _tiered(redis_url)
+        try:
+            assert isinstance(backend, Backend)
+            assert isinstance(backend, PrefixClearable)
+            assert isinstance(backend, TagIndex)
+        finally:
+            backend.close()
+        with pytest.raises(ConfigurationError):
+            TieredBackend(MemoryBackend(copy=True), RedisBackend(redis_url))
+
+    def test_l1_hit_needs_no_redis(self, pair: tuple[Cache, Cache]) -> None:
+        """After one L2 read, B answers from its L1: the value object itself, no decode."""
+        a, b = pair
+        a.set("k", {"x": [1, 2]}, 30)
+        time.sleep(0.05)  # A's own invalidation message reaches B first
+        assert b.get("k") == {"x": [1, 2]}
+        backend = b.backend
+        assert isinstance(backend, TieredBackend)
+        reads = backend.l2_reads
+        assert b.get("k") is b.get("k")
+        assert backend.l2_reads == reads
+
+    def test_l1_ttl_never_exceeds_remaining_l2_ttl(self, pair: tuple[Cache, Cache]) -> None:
+        """An entry with 0.3 s left in Redis leaves B's L1 when it leaves Redis."""
+        a, b = pair
+        a.set("short", 1, 0.3)
+        assert b.get("short") == 1
+        time.sleep(0.35)
+        assert b.get("short") is MISS
+
+    def test_every_invalidation_reaches_the_other_l1(self, pair: tuple[Cache, Cache]) -> None:
+        """set, delete, delete_many, tag invalidation and clear on A all reach B's L1."""
+        a, b = pair
+        steps = [
+            lambda: a.set("k", "new", 30),
+            lambda: a.delete("k"),
+            lambda: a.delete_many(["k"]),
+            lambda: a.invalidate_tags("t"),
+            lambda: a.clear(),
+        ]
+        for step in steps:
+            a.set("k", "old", 30, tags=["t"])
+            assert _eventually(lambda: b.get("k") == "old")
+            assert b.get("k") == "old"  # now held in B's L1
+            step()
+            assert _eventually(lambda: b.get("k") in ("new", MISS)), step
+
+    async def test_async_twins(self, pair: tuple[Cache, Cache]) -> None:
+        """aset/aget/adelete/aclear behave like the sync methods across instances."""
+        a, b = pair
+        await a.aset("k", 1, 30)
+        assert await b.aget("k") == 1
+        await a.adelete("k")
+        assert _eventually(lambda: b.get("k") is MISS)
+        await a.aset("k", 2, 30)
+        assert await b.aget("k") == 2
+        assert await a.aclear() >= 1
+        assert _eventually(lambda: b.get("k") is MISS)
+
+    def test_serializers_must_agree(self, redis_url: str, namespace: str) -> None:
+        """Two caches on one tiered backend share its L2 encoding, so must share a serializer."""
+        backend = _tiered(redis_url)
+        try:
+            Cache(backend, namespace=namespace)
+            Cache(backend, namespace=namespace + "x")  # equal default serializers: fine
+            custom = JsonSerializer()
+            custom.__dict__["marker"] = 1
+            with pytest.raises(ConfigurationError):
+                Cache(backend, namespace=namespace + "y", serializer=custom)
+        finally:
+            backend.close()
+
+    def test_pubsub_client_kill_flushes_l1(
+        self, redis_server: RedisServer, namespace: str
+    ) -> None:
+        """CLIENT KILL TYPE pubsub: B's L1 is flushed; a change made meanwhile is never missed."""
+        a_backend, b_backend = _tiered(redis_server.url), _tiered(redis_server.url)
+        a, b = Cache(a_backend, namespace=namespace), Cache(b_backend, namespace=namespace)
+        admin = redis.Redis.from_url(redis_server.url)
+        try:
+            assert b_backend.wait_ready()
+            a.set("k", "old", 60)
+            time.sleep(0.05)  # A's own invalidation message reaches B first
+            assert b.get("k") == "old" and len(b_backend.l1) == 1
+            flushes = b_backend.bus.flushes
+            admin.client_kill_filter(_type="pubsub")
+            # Written while B's bus was down: the message is lost for B.
+            a_backend.l2.set(a.full_key("k"), a_backend.serializer.dumps("new"), 60)
+            assert _eventually(lambda: b_backend.bus.flushes > flushes, 2.0)
+            for _ in range(200):
+                assert b.get("k") == "new"
+            assert _eventually(lambda: b_backend.bus.connected, 3.0)
+            assert b_backend.bus.reconnects >= 1
+            a.set("k", "newer", 60)
+            assert _eventually(lambda: b.get("k") == "newer")
+        finally:
+            admin.close()
+            a.close()
+            b.close()
+
+
+class TestTwoProcesses:
+    def test_invalidation_p99_under_100ms(self, redis_url: str, namespace: str) -> None:
+        """Process A writes or deletes; process B's next read sees it: p99 <= 100 ms, 200 trials."""
+        a_backend = _tiered(redis_url)
+        a = Cache(a_backend, namespace=namespace)
+        reader = subprocess.Popen(
+            [sys.executable, "-m", "tests.many._reader", redis_url, namespace, "k"],
+            stdout=subprocess.PIPE, text=True,
+        )
+        lines: queue.Queue[str] = queue.Queue()
+
+        def pump() -> None:
+            assert reader.stdout is not None
+            for line in reader.stdout:
+                lines.put(line.strip())
+
+        pumper = threading.Thread(target=pump, daemon=True)
+        pumper.start()
+
+        def seen(expected: str, timeout: float = 2.0) -> tuple[float, int]:
+            deadline = time.monotonic() + timeout
+            while True:
+                line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+                value, when, reads = line.split()
+                if value == expected:
+                    return float(when), int(reads)
+
+        try:
+            assert lines.get(timeout=10) == "ready"
+            latencies: list[float] = []
+            for trial in range(200):
+                if trial % 5 == 4:  # a delete of a value B holds in its L1
+                    started = time.monotonic()
+                    a.delete("k")
+                    expected = "None"
+                else:  # an overwrite of a value B holds in its L1
+                    started = time.monotonic()
+                    a.set("k", trial, 60)
+                    expected = str(trial)
+                when, _ = seen(expected)
+                latencies.append(when - started)
+                if expected == "None":
+                    a.set("k", -trial, 60)
+                    seen(str(-trial))
+                time.sleep(0.003)  # B now reads its value from L1
+            a.delete("k")
+            _, reads = seen("None")
+        finally:
+            reader.terminate()
+            reader.wait(10)
+            pumper.join(5)
+            assert reader.stdout is not None
+            reader.stdout.close()
+            a.close()
+        latencies.sort()
+        print(f"invalidation p50 {latencies[100] * 1000:.2f} ms p99 {p99(latencies) * 1000:.2f} ms")
+        assert p99(latencies) <= 0.1, latencies[-5:]
+        # B read from its L1 between changes: a few L2 reads per change, not thousands.
+        assert reads < 200 * 4
