@@ -17,6 +17,7 @@ import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.services import unavailable
 from wa_perfkit.backends.base import MISS
 from wa_perfkit.backends.memory import MemoryBackend
 from wa_perfkit.backends.redis import RedisBackend
@@ -209,3 +210,31 @@ class TestCorruptEntries:
         cache = Cache(RedisBackend(redis_url), namespace=namespace)
         redis_client.set(cache.full_key("k"), pickle.dumps(Boom()))
         assert cache.get("k") is MISS
+
+
+class TestDriverTypes:
+    def test_uuid_subclass_comes_back_as_uuid(self) -> None:
+        """A driver's UUID subclass (asyncpg's) is cached, and returns an equal uuid.UUID."""
+
+        class DriverUUID(uuid.UUID):
+            pass
+
+        value = DriverUUID(int=7)
+        out = SERIALIZER.loads(SERIALIZER.dumps({"id": value}))
+        assert out == {"id": uuid.UUID(int=7)} and type(out["id"]) is uuid.UUID
+
+    async def test_asyncpg_rows_are_cacheable(self) -> None:
+        """A real asyncpg UUID round-trips through the serializer."""
+        asyncpg = pytest.importorskip("asyncpg")
+        try:
+            conn = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/postgres", timeout=2)
+        except (OSError, asyncpg.PostgresError) as exc:
+            unavailable(f"no PostgreSQL on 127.0.0.1:5432 ({exc}); install postgresql")
+        try:
+            row = await conn.fetchrow("SELECT gen_random_uuid() AS id, now() AS at")
+        finally:
+            await conn.close()
+        assert row is not None
+        data = dict(row)
+        assert type(data["id"]) is not uuid.UUID  # asyncpg's own subclass
+        assert SERIALIZER.loads(SERIALIZER.dumps(data)) == data

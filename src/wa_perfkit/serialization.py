@@ -11,7 +11,9 @@ Stored bytes look like ``b"W1p" + json`` or ``b"W1t" + json``:
   tuples, sets, non-string dict keys, registered codecs); only then does the
   decoder pay for an ``object_hook``.
 
-A hit returns a value equal to, and of the same type as, what was stored. A
+A hit returns a value equal to, and of the same type as, what was stored
+(one exception: a driver's subclass of ``uuid.UUID``, such as asyncpg's,
+comes back as a plain ``uuid.UUID``, equal to it). A
 type the serializer does not know raises `SerializationError` on encode (the
 cache then skips storing; the caller still gets its value). Any failure on
 decode — foreign bytes, truncated JSON, a pickle payload, an unknown tag —
@@ -212,6 +214,9 @@ class JsonSerializer:
         codec = self._by_type.get(kind)
         if codec is not None:
             return self._tag("c:" + codec.name, self._to_tree(codec.encode(value), tagged), tagged)
+        if isinstance(value, uuid.UUID):
+            # Drivers subclass UUID (asyncpg's pgproto.UUID): it comes back a plain UUID.
+            return self._tag("uuid", str(value), tagged)
         raise SerializationError(
             "unsupported-type",
             f"cannot cache a {kind.__qualname__}: register a Codec for it",
