@@ -93,6 +93,7 @@ class Cache:
         self._children_lock = threading.Lock()
         self._thread_flight = ThreadFlight()
         self._async_flight = AsyncFlight()
+        self._landings: dict[str, float] = {}  # full key -> when its last load finished
         self._warn = RateLimitedWarning()
         # Decided once: an object backend is read directly, a byte backend through decode.
         self.read: Callable[[str], Any] = (
@@ -516,8 +517,28 @@ class Cache:
         tags: tuple[str, ...],
         lock: LockedFlight | None,
     ) -> T:
-        if lock is None:
-            return self._load_and_store(full_key, loader, policy, stats, tags)
+        if self._landed_recently(full_key):
+            # A caller whose read lost the race with the previous flight's store
+            # (slow reply under 64 threads): look again before loading twice.
+            found = self._fresh_or_miss(full_key, self.read(full_key), policy)
+            if found is not MISS:
+                return found  # type: ignore[no-any-return]
+        try:
+            if lock is None:
+                return self._load_and_store(full_key, loader, policy, stats, tags)
+            return self._locked_load(full_key, loader, policy, stats, tags, lock)
+        finally:
+            self._landed(full_key)
+
+    def _locked_load(
+        self,
+        full_key: str,
+        loader: Callable[[], T],
+        policy: Policy,
+        stats: Stats,
+        tags: tuple[str, ...],
+        lock: LockedFlight,
+    ) -> T:
         return lock.run(  # type: ignore[no-any-return]
             full_key,
             lambda: self._fresh_or_miss(full_key, self.read(full_key), policy),
@@ -533,15 +554,33 @@ class Cache:
         tags: tuple[str, ...],
         lock: LockedFlight | None,
     ) -> T:
-        if lock is None:
-            return await self._aload_and_store(full_key, loader, policy, stats, tags)
 
         async def check() -> Any:
             return self._fresh_or_miss(full_key, await self.aread(full_key), policy)
 
-        return await lock.arun(  # type: ignore[no-any-return]
-            full_key, check, lambda: self._aload_and_store(full_key, loader, policy, stats, tags)
-        )
+        if self._landed_recently(full_key):  # see `_lead`
+            found = await check()
+            if found is not MISS:
+                return found  # type: ignore[no-any-return]
+        try:
+            if lock is None:
+                return await self._aload_and_store(full_key, loader, policy, stats, tags)
+            return await lock.arun(  # type: ignore[no-any-return]
+                full_key, check,
+                lambda: self._aload_and_store(full_key, loader, policy, stats, tags),
+            )
+        finally:
+            self._landed(full_key)
+
+    def _landed_recently(self, full_key: str) -> bool:
+        landed = self._landings.get(full_key)
+        return landed is not None and time.monotonic() - landed < 1.0
+
+    def _landed(self, full_key: str) -> None:
+        landings = self._landings
+        if len(landings) > 1024:  # bounded: forgetting only costs a possible duplicate load
+            landings.clear()
+        landings[full_key] = time.monotonic()
 
     def _fresh_or_miss(self, full_key: str, stored: Any, policy: Policy) -> Any:
         # What a lock waiter accepts: a fresh value (a stale one is what is being refreshed).

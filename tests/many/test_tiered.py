@@ -13,9 +13,9 @@ from collections.abc import Iterator
 
 import pytest
 import redis
-
 from tests.many._load import p99
 from tests.services import RedisServer
+
 from wa_perfkit.backends.base import MISS, Backend, PrefixClearable, TagIndex
 from wa_perfkit.backends.memory import MemoryBackend
 from wa_perfkit.backends.redis import RedisBackend
@@ -112,6 +112,8 @@ class TestTieredBackend:
         assert await b.aget("k") == 2
         assert await a.aclear() >= 1
         assert _eventually(lambda: b.get("k") is MISS)
+        await a.aclose()  # the asyncio clients; the fixture closes the sync ones
+        await b.aclose()
 
     def test_serializers_must_agree(self, redis_url: str, namespace: str) -> None:
         """Two caches on one tiered backend share its L2 encoding, so must share a serializer."""

@@ -142,6 +142,7 @@ class RedisBackend:
         self.breaker = breaker or CircuitBreaker(f"redis {url or 'client'}")
         self._scripts: dict[str, Any] = {}
         self._async_ready: asyncio.Task[Any] | None = None
+        self._async_gate: asyncio.Semaphore | None = None
 
     def __repr__(self) -> str:
         return f"RedisBackend({self._url or 'client'!r}, breaker={self.breaker.state})"
@@ -180,6 +181,10 @@ class RedisBackend:
             # Concurrent first commands race inside redis-py's lazy cluster discovery
             # (lost connections, AttributeError): discover once, before any command.
             self._async_ready = loop.create_task(self._async_client.initialize())
+            # Its pools cannot make a caller wait for a free connection (they raise
+            # MaxConnectionsError): a semaphore gives asyncio callers the blocking pool's
+            # behaviour, as for a single server.
+            self._async_gate = asyncio.Semaphore(options["max_connections"])
         else:
             pool = aioredis.BlockingConnectionPool.from_url(self._url, **self._options)
             self._async_client = aioredis.Redis(connection_pool=pool)
@@ -208,9 +213,10 @@ class RedisBackend:
         if not breaker.allow():
             raise BackendUnavailable("RedisBackend", operation, "circuit breaker open")
         try:
-            if self._async_ready is not None:
-                await self._cluster_ready()
-            result = await call()
+            if self._async_gate is not None:
+                result = await self._gated(call)
+            else:
+                result = await call()
         except _DRIVER_ERRORS as exc:
             breaker.failure()
             raise BackendError("RedisBackend", operation, type(exc).__name__) from exc
@@ -219,6 +225,20 @@ class RedisBackend:
             raise
         breaker.success()
         return result
+
+    async def _gated(self, call: Callable[[], Awaitable[T]]) -> T:
+        gate = self._async_gate
+        assert gate is not None
+        if gate.locked():
+            await asyncio.wait_for(gate.acquire(), self._options["timeout"])
+        else:
+            await gate.acquire()
+        try:
+            if self._async_ready is not None:
+                await self._cluster_ready()
+            return await call()
+        finally:
+            gate.release()
 
     async def _cluster_ready(self) -> None:
         task = self._async_ready
@@ -455,6 +475,7 @@ class RedisBackend:
             if self._async_ready is not None:
                 self._async_ready.cancel()
                 self._async_ready = None
+            self._async_gate = None
             if self.cluster:
                 await self._async_client.aclose()
             else:
