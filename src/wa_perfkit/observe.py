@@ -63,7 +63,7 @@ class CacheEvent:
     load_seconds: float = 0.0
 
 
-@dataclass
+@dataclass(slots=True)
 class RequestTrace:
     """
     The cache events of one request, in order.
@@ -219,6 +219,8 @@ def server_timing(trace: RequestTrace, app_seconds: float, loader_name: str = "d
         The header value, e.g. ``cache;desc="miss", db;dur=12.3, app;dur=13.0``.
     """
     events = trace.events
+    if not events:  # most requests of most routes: skip the assembly
+        return f"app;dur={app_seconds * 1000:.1f}"
     parts = [f'cache;desc="{event.outcome}"' for event in events[:MAX_TIMING_EVENTS]]
     if len(events) > MAX_TIMING_EVENTS:
         parts.append(f'cache;desc="+{len(events) - MAX_TIMING_EVENTS} more"')

@@ -38,6 +38,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 from prometheus_client import REGISTRY, CollectorRegistry, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -105,6 +106,9 @@ class CacheCollector(Collector):
         self._caches: list[Cache] = []
         self._owners: dict[str, str] = {}
         self._unknown: dict[str, float] = {}
+        # Label children by (route, method, status): labels() takes a lock and
+        # validates on every call; a dict lookup does not (bounded: routes x methods x codes).
+        self._routes: dict[tuple[str, str, int], Any] = {}
         self._lock = threading.Lock()
         buckets = tuple(buckets)
         # Unregistered prometheus_client histograms: thread-safe accumulators
@@ -146,8 +150,13 @@ class CacheCollector(Collector):
         """
         Record one HTTP request under its route template (`RequestObserver`).
         """
-        method = method if method in _METHODS else "other"
-        self._http.labels(route, method, str(status)).observe(seconds)
+        if method not in _METHODS:
+            method = "other"
+        key = (route, method, status)
+        child = self._routes.get(key)
+        if child is None:  # first request of this kind: resolve the labels once
+            child = self._routes[key] = self._http.labels(route, method, str(status))
+        child.observe(seconds)
 
     def _on_event(self, event: CacheEvent) -> None:
         if event.outcome in (MISS, ERROR):
