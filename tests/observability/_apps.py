@@ -49,7 +49,8 @@ def fastapi_inbox(registry: CollectorRegistry | None = None, *, sync: bool = Fal
     """The FastAPI inbox: ``/messages/{conversation_id}`` reads two cached lookups."""
     registry = registry or CollectorRegistry()
     cache = new_cache()
-    inbox = Inbox(FastAPI(), cache, CacheCollector([cache], registry=registry), registry)
+    app = FastAPI()
+    inbox = Inbox(app, cache, CacheCollector([cache], registry=registry), registry)
 
     @ttl_repository(ttl=60, cache=cache, name="get_user")
     async def get_user(token: str) -> dict[str, str]:
@@ -65,8 +66,6 @@ def fastapi_inbox(registry: CollectorRegistry | None = None, *, sync: bool = Fal
     def get_contact(contact_id: str) -> dict[str, str]:
         inbox.loads.append("get_contact")
         return {"id": contact_id, "name": SECRET_VALUE}
-
-    app = inbox.app
 
     @app.get("/messages/{conversation_id}")
     async def messages(conversation_id: str, authorization: str = Header("")) -> dict[str, Any]:
@@ -92,7 +91,8 @@ def flask_inbox(registry: CollectorRegistry | None = None) -> Inbox:
     """The Flask inbox: the same routes, sync."""
     registry = registry or CollectorRegistry()
     cache = new_cache()
-    inbox = Inbox(Flask(__name__), cache, CacheCollector([cache], registry=registry), registry)
+    app = Flask(__name__)
+    inbox = Inbox(app, cache, CacheCollector([cache], registry=registry), registry)
 
     @ttl_repository(ttl=60, cache=cache, name="get_user")
     def get_user(token: str) -> dict[str, str]:
@@ -103,8 +103,6 @@ def flask_inbox(registry: CollectorRegistry | None = None) -> Inbox:
     def get_conversation(conversation_id: str) -> dict[str, str]:
         inbox.loads.append("get_conversation")
         return {"id": conversation_id, "last": SECRET_VALUE}
-
-    app = inbox.app
 
     @app.get("/messages/<conversation_id>")
     def messages(conversation_id: str) -> dict[str, Any]:

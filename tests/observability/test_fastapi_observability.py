@@ -12,6 +12,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Mount, Route
+from starlette.types import Receive, Scope, Send
 
 from tests.observability._apps import (
     SECRETS,
@@ -43,12 +44,12 @@ class TestScrapedCounts:
         assert value(scraped, "wa_perfkit_cache_misses_total", **c, function="get_user") == 1
         assert value(scraped, "wa_perfkit_cache_hits_total", **c, function="get_user") == 2
         assert value(scraped, "wa_perfkit_cache_loads_total", **c, function="get_user") == 1
-        conversation = {**c, "function": "get_conversation"}
-        assert value(scraped, "wa_perfkit_cache_misses_total", **conversation) == 2
-        assert value(scraped, "wa_perfkit_cache_hits_total", **conversation) == 1
-        assert value(scraped, "wa_perfkit_cache_loads_total", **conversation) == 2
-        assert value(scraped, "wa_perfkit_cache_load_duration_seconds_count", **conversation) == 2
-        assert value(scraped, "wa_perfkit_cache_load_errors_total", **conversation) == 0
+        conv = {**c, "function": "get_conversation"}
+        assert value(scraped, "wa_perfkit_cache_misses_total", **conv) == 2
+        assert value(scraped, "wa_perfkit_cache_hits_total", **conv) == 1
+        assert value(scraped, "wa_perfkit_cache_loads_total", **conv) == 2
+        assert value(scraped, "wa_perfkit_cache_load_duration_seconds_count", **conv) == 2
+        assert value(scraped, "wa_perfkit_cache_load_errors_total", **conv) == 0
         assert value(scraped, "wa_perfkit_cache_breaker_state", **c, state="closed") == 1
         assert value(scraped, "wa_perfkit_cache_breaker_state", **c, state="open") == 0
         ok = {"route": ROUTE, "method": "GET", "status": "200"}
@@ -203,6 +204,5 @@ class TestStarletteRoutes:
         assert self._routes(collector) == {"/items/{item_id}"}
 
 
-async def _plain_asgi(scope: dict, receive: object, send: object) -> None:  # type: ignore[type-arg]
-    response = PlainTextResponse("raw")
-    await response(scope, receive, send)  # type: ignore[arg-type]
+async def _plain_asgi(scope: Scope, receive: Receive, send: Send) -> None:
+    await PlainTextResponse("raw")(scope, receive, send)

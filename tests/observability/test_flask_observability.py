@@ -27,12 +27,12 @@ class TestFlaskMetrics:
         assert client.get("/accounts/7").status_code == 200
         scraped = samples(client.get("/metrics").get_data(as_text=True))
         user = {"cache": "inbox", "function": "get_user"}
-        conversation = {"cache": "inbox", "function": "get_conversation"}
+        conv = {"cache": "inbox", "function": "get_conversation"}
         assert value(scraped, "wa_perfkit_cache_hits_total", **user) == 2
         assert value(scraped, "wa_perfkit_cache_misses_total", **user) == 1
-        assert value(scraped, "wa_perfkit_cache_hits_total", **conversation) == 1
-        assert value(scraped, "wa_perfkit_cache_misses_total", **conversation) == 2
-        assert value(scraped, "wa_perfkit_cache_loads_total", **conversation) == 2
+        assert value(scraped, "wa_perfkit_cache_hits_total", **conv) == 1
+        assert value(scraped, "wa_perfkit_cache_misses_total", **conv) == 2
+        assert value(scraped, "wa_perfkit_cache_loads_total", **conv) == 2
         assert value(scraped, "wa_perfkit_cache_load_duration_seconds_count", **user) == 1
         assert value(scraped, HTTP + "_count", route=ROUTE, method="GET", status="200") == 3
         assert value(scraped, HTTP + "_count", route=UNMATCHED, method="GET", status="404") == 1
