@@ -206,3 +206,35 @@ class TestStarletteRoutes:
 
 async def _plain_asgi(scope: Scope, receive: Receive, send: Send) -> None:
     await PlainTextResponse("raw")(scope, receive, send)
+
+
+class TestPureAsgi:
+    def test_streaming_and_the_trace_reach_the_endpoint(self) -> None:
+        """Not BaseHTTPMiddleware: a stream passes untouched and the endpoint sees the trace."""
+        from collections.abc import AsyncIterator
+
+        from starlette.middleware.base import BaseHTTPMiddleware
+        from starlette.responses import StreamingResponse
+
+        from wa_perfkit.observe import current_trace
+
+        seen: list[bool] = []
+
+        async def stream(request: Request) -> StreamingResponse:
+            seen.append(current_trace() is not None)
+
+            async def chunks() -> AsyncIterator[bytes]:
+                for i in range(3):
+                    yield f"chunk{i};".encode()
+
+            return StreamingResponse(chunks(), media_type="text/plain")
+
+        app = Starlette(routes=[Route("/stream", stream)])
+        app.add_middleware(ServerTimingMiddleware)
+        assert not issubclass(ServerTimingMiddleware, BaseHTTPMiddleware)
+        with TestClient(app) as client:
+            response = client.get("/stream")
+        assert response.text == "chunk0;chunk1;chunk2;"
+        assert response.headers["server-timing"].startswith("app;dur=")
+        assert seen == [True]
+        assert current_trace() is None
