@@ -29,6 +29,7 @@ import dataclasses
 import datetime as dt
 import json
 import uuid
+import zoneinfo
 from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any, Generic, Protocol, TypeVar
@@ -244,8 +245,20 @@ class JsonSerializer:
         raise SerializationError("unknown-tag", f"unknown tag {tag!r}")
 
 
-def _encode_datetime(value: dt.datetime) -> str:
+def _encode_datetime(value: dt.datetime) -> Any:
+    key = getattr(value.tzinfo, "key", None)
+    if isinstance(key, str):
+        # A zoneinfo zone: keep the zone itself (and fold), not just today's offset,
+        # so the hit carries the same tzinfo and compares equal even in a DST fold.
+        return [value.replace(tzinfo=None).isoformat(), key, value.fold]
     return value.isoformat()
+
+
+def _decode_datetime(payload: Any) -> dt.datetime:
+    if isinstance(payload, str):
+        return dt.datetime.fromisoformat(payload)
+    naive, key, fold = payload
+    return dt.datetime.fromisoformat(naive).replace(tzinfo=zoneinfo.ZoneInfo(key), fold=fold)
 
 
 _SCALAR_ENCODERS: dict[type, tuple[str, Callable[[Any], Any]]] = {
@@ -259,7 +272,7 @@ _SCALAR_ENCODERS: dict[type, tuple[str, Callable[[Any], Any]]] = {
 }
 
 _SCALAR_DECODERS: dict[str, Callable[[Any], Any]] = {
-    "dt": dt.datetime.fromisoformat,
+    "dt": _decode_datetime,
     "date": dt.date.fromisoformat,
     "time": dt.time.fromisoformat,
     "td": lambda v: dt.timedelta(days=v[0], seconds=v[1], microseconds=v[2]),
