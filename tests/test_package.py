@@ -15,7 +15,7 @@ EXPECTED = {
     "CachedFunction", "AsyncCachedFunction", "Backend", "MemoryBackend", "RedisBackend",
     "Codec", "JsonSerializer", "dataclass_codec", "pydantic_codec", "WaPerfkitError",
     "ConfigurationError", "BackendError", "SerializationError", "AuthError", "InvalidToken",
-    "InvalidCursor", "JWTVerifier", "CachedUser",
+    "InvalidCursor", "JWTVerifier", "CachedUser", "TieredBackend",
 }
 
 

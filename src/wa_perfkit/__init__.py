@@ -2,7 +2,7 @@
 wa_perfkit: fast, safe caching for WhatsApp Business inbox backends.
 
 The names here are the public API. Backends that need an extra
-(`RedisBackend` needs ``wa-perfkit[redis]``) are imported on first use, so
+(`RedisBackend` and `TieredBackend` need ``wa-perfkit[redis]``) are imported on first use, so
 ``import wa_perfkit`` works with the core dependencies alone.
 """
 
@@ -31,6 +31,7 @@ from wa_perfkit.serialization import Codec, JsonSerializer, dataclass_codec, pyd
 
 if TYPE_CHECKING:
     from wa_perfkit.backends.redis import RedisBackend
+    from wa_perfkit.backends.tiered import TieredBackend
 
 __all__ = [
     "__version__",
@@ -49,6 +50,7 @@ __all__ = [
     "Backend",
     "MemoryBackend",
     "RedisBackend",
+    "TieredBackend",
     # values
     "Codec",
     "JsonSerializer",
@@ -64,7 +66,10 @@ __all__ = [
     "InvalidCursor",
 ]
 
-_LAZY = {"RedisBackend": "wa_perfkit.backends.redis"}
+_LAZY = {
+    "RedisBackend": "wa_perfkit.backends.redis",
+    "TieredBackend": "wa_perfkit.backends.tiered",
+}
 
 
 def __getattr__(name: str) -> Any:
