@@ -12,7 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = sorted([ROOT / "README.md", ROOT / "CHANGELOG.md", *(ROOT / "docs").rglob("*.md")])
-DOTTED = re.compile(r"\bwa_perfkit(?:\.[A-Za-z_][A-Za-z0-9_]*)+")
+DOTTED = re.compile(r"(?<![\w/.-])wa_perfkit(?:\.[A-Za-z_][A-Za-z0-9_]*)+")  # not file paths
 
 
 def resolves(dotted: str) -> bool:
