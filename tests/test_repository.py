@@ -484,3 +484,15 @@ class TestStats:
         for t in threads:
             t.join(timeout=60)
         assert f.stats().hits == 64 * 500
+
+
+class TestKeyTemplates:
+    def test_template_may_name_the_first_parameter(self, cache: Cache) -> None:
+        """key= can name a plain function's first parameter."""
+
+        @ttl_repository(ttl=30, cache=cache, key="{user_id}")
+        def f(user_id: str, conn: object) -> str:
+            return user_id
+
+        assert f("u1", object()) == f("u1", object()) == "u1"
+        assert f.stats().hits == 1

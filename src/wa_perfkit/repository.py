@@ -122,16 +122,24 @@ class _Spec:
             check_template(template, names)
         self.tags = tuple(tags)
         self.stats = cache.new_stats(name or f"{func.__module__}.{func.__qualname__}")
-        prefix = cache.prefix
-        self.plain_key = KeyBuilder(func, prefix=prefix, template=key)
-        self.bound_key = (
-            KeyBuilder(func, prefix=prefix, skip_first=True, template=key)
-            if names
-            else self.plain_key
+        self._key_template = key
+        self.plain_key = KeyBuilder(func, prefix=cache.prefix, template=key)
+        self._core = _async_core if self.is_async else _sync_core
+        self.plain_call = self._core(self, self.plain_key)
+
+    # Built on first use as a method only: a plain function's key template may
+    # name its first parameter, which a bound call would drop.
+    @functools.cached_property
+    def bound_key(self) -> KeyBuilder:
+        if not inspect.signature(self.func).parameters:
+            return self.plain_key
+        return KeyBuilder(
+            self.func, prefix=self.cache.prefix, skip_first=True, template=self._key_template
         )
-        core = _async_core if self.is_async else _sync_core
-        self.plain_call = core(self, self.plain_key)
-        self.bound_call = core(self, self.bound_key)
+
+    @functools.cached_property
+    def bound_call(self) -> _Core:
+        return self._core(self, self.bound_key)
 
     def builder(self, bound: bool) -> KeyBuilder:
         return self.bound_key if bound else self.plain_key
