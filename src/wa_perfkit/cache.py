@@ -574,7 +574,12 @@ class Cache:
 
     def _landed_recently(self, full_key: str) -> bool:
         landed = self._landings.get(full_key)
-        return landed is not None and time.monotonic() - landed < 1.0
+        if landed is None or time.monotonic() - landed >= 1.0:
+            return False
+        # A backend that just failed would only make the second look cost a second
+        # timeout: the read that sent us here most likely failed too.
+        breaker = getattr(self.backend, "breaker", None)
+        return breaker is None or not breaker.suspect(1.0)
 
     def _landed(self, full_key: str) -> None:
         landings = self._landings
