@@ -16,7 +16,8 @@ Read path::
 
 Sync methods and their ``a``-prefixed async twins sit side by side; the
 decisions they share live in `wa_perfkit.policy` so the twins only differ in
-their I/O.
+their I/O. The read-through engine (single-flight, stale refresh, locks) is
+`wa_perfkit._readthrough.ReadThrough`; this module is the storage side.
 """
 
 from __future__ import annotations
@@ -27,16 +28,13 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from functools import partial
 from typing import Any, TypeVar
 
-from wa_perfkit._lock import LockedFlight
-from wa_perfkit._log import RateLimitedWarning, logger
-from wa_perfkit._singleflight import AsyncFlight, ThreadFlight
+from wa_perfkit._log import RateLimitedWarning
+from wa_perfkit._readthrough import ReadThrough
 from wa_perfkit.backends.base import MISS, Backend, PrefixClearable, TagIndex
 from wa_perfkit.backends.hooks import Peekable, SerializerAware
 from wa_perfkit.errors import BackendError, ConfigurationError, SerializationError
 from wa_perfkit.keys import MAX_PLAIN_LENGTH, digest
 from wa_perfkit.metrics import Stats, StatsSnapshot, total
-from wa_perfkit.observe import ERROR, HIT, STALE, note, observing
-from wa_perfkit.observe import MISS as MISS_EVENT
 from wa_perfkit.policy import Policy
 from wa_perfkit.serialization import JsonSerializer, Serializer
 
@@ -91,9 +89,6 @@ class Cache:
         self._stats = Stats(self.name)
         self._children: list[Stats] = []
         self._children_lock = threading.Lock()
-        self._thread_flight = ThreadFlight()
-        self._async_flight = AsyncFlight()
-        self._landings: dict[str, float] = {}  # full key -> when its last load finished
         self._warn = RateLimitedWarning()
         # Decided once: an object backend is read directly, a byte backend through decode.
         self.read: Callable[[str], Any] = (
@@ -101,6 +96,13 @@ class Cache:
         )
         if isinstance(backend, Peekable):  # tiered: L1 without I/O, then the guarded L2
             self.read = self._peek_then_read(backend.peek)
+        engine = ReadThrough(self)
+        #: The read-through engines (`wa_perfkit._readthrough.ReadThrough`): read a full
+        #: key then resolve, or resolve what was already read.
+        self.load_through = engine.load_through
+        self.aload_through = engine.aload_through
+        self.resolve = engine.resolve
+        self.aresolve = engine.aresolve
 
     def __repr__(self) -> str:
         return f"Cache({self.backend!r}, namespace={self.namespace!r}, version={self.version!r})"
@@ -197,10 +199,13 @@ class Cache:
         try:
             return self.serializer.loads(data)
         except SerializationError as exc:
-            self._corrupt(key, exc.reason)
+            self.report_corrupt(key, exc.reason)
             return MISS
 
-    def _corrupt(self, key: str, reason: str) -> None:
+    def report_corrupt(self, key: str, reason: str) -> None:
+        """
+        Count and log (rate-limited, key digest only) an entry that could not be used.
+        """
         self._stats.count_decode_error()
         self._warn.warn(
             "decode", "wa_perfkit: cache %s ignored an undecodable entry %s (%s)",
@@ -401,268 +406,6 @@ class Cache:
         return await self.aload_through(
             self.full_key(key), loader, policy, self._stats, tuple(tags)
         )
-
-    def load_through(
-        self,
-        full_key: str,
-        loader: Callable[[], T],
-        policy: Policy,
-        stats: Stats,
-        tags: tuple[str, ...] = (),
-    ) -> T:
-        """
-        The sync read-through engine: read ``full_key``, then `resolve`.
-        """
-        return self.resolve(full_key, self.read(full_key), loader, policy, stats, tags)
-
-    def resolve(
-        self,
-        full_key: str,
-        stored: Any,
-        loader: Callable[[], T],
-        policy: Policy,
-        stats: Stats,
-        tags: tuple[str, ...] = (),
-        lock: LockedFlight | None = None,
-    ) -> T:
-        """
-        Answer from what was read (``stored``, possibly `MISS`), loading once on a miss.
-
-        With ``lock``, the load also runs once across processes (after the
-        per-process single-flight, so on a miss only).
-        """
-        if stored is not MISS:
-            value, fresh = self._unpack(full_key, stored, policy)
-            if fresh:
-                stats.count_hit()
-                if observing():
-                    note(stats.name, HIT, full_key)
-                return value  # type: ignore[no-any-return]
-            if value is not MISS:
-                stats.count_stale_hit()
-                note(stats.name, STALE, full_key)
-                self._refresh_in_thread(full_key, loader, policy, stats, tags)
-                return value  # type: ignore[no-any-return]
-        stats.count_miss()
-        started = time.perf_counter()
-        try:
-            loaded = self._thread_flight.run(
-                full_key, lambda: self._lead(full_key, loader, policy, stats, tags, lock)
-            )
-        except BaseException:
-            note(stats.name, ERROR, full_key, time.perf_counter() - started)
-            raise
-        note(stats.name, MISS_EVENT, full_key, time.perf_counter() - started)
-        return loaded
-
-    async def aload_through(
-        self,
-        full_key: str,
-        loader: Callable[[], Awaitable[T]],
-        policy: Policy,
-        stats: Stats,
-        tags: tuple[str, ...] = (),
-    ) -> T:
-        """
-        The async read-through engine: read ``full_key``, then `aresolve`.
-        """
-        stored = await self.aread(full_key)
-        return await self.aresolve(full_key, stored, loader, policy, stats, tags)
-
-    async def aresolve(
-        self,
-        full_key: str,
-        stored: Any,
-        loader: Callable[[], Awaitable[T]],
-        policy: Policy,
-        stats: Stats,
-        tags: tuple[str, ...] = (),
-        lock: LockedFlight | None = None,
-    ) -> T:
-        """
-        Async twin of `resolve`; ``loader`` is an async callable.
-        """
-        if stored is not MISS:
-            value, fresh = self._unpack(full_key, stored, policy)
-            if fresh:
-                stats.count_hit()
-                if observing():
-                    note(stats.name, HIT, full_key)
-                return value  # type: ignore[no-any-return]
-            if value is not MISS:
-                stats.count_stale_hit()
-                note(stats.name, STALE, full_key)
-                self._async_flight.start(
-                    full_key, lambda: self._aload_and_store(full_key, loader, policy, stats, tags)
-                )
-                return value  # type: ignore[no-any-return]
-        stats.count_miss()
-        started = time.perf_counter()
-        try:
-            loaded = await self._async_flight.run(
-                full_key, lambda: self._alead(full_key, loader, policy, stats, tags, lock)
-            )
-        except BaseException:
-            note(stats.name, ERROR, full_key, time.perf_counter() - started)
-            raise
-        note(stats.name, MISS_EVENT, full_key, time.perf_counter() - started)
-        return loaded
-
-    def _lead(
-        self,
-        full_key: str,
-        loader: Callable[[], T],
-        policy: Policy,
-        stats: Stats,
-        tags: tuple[str, ...],
-        lock: LockedFlight | None,
-    ) -> T:
-        if self._landed_recently(full_key):
-            # A caller whose read lost the race with the previous flight's store
-            # (slow reply under 64 threads): look again before loading twice.
-            found = self._fresh_or_miss(full_key, self.read(full_key), policy)
-            if found is not MISS:
-                return found  # type: ignore[no-any-return]
-        try:
-            if lock is None:
-                return self._load_and_store(full_key, loader, policy, stats, tags)
-            return self._locked_load(full_key, loader, policy, stats, tags, lock)
-        finally:
-            self._landed(full_key)
-
-    def _locked_load(
-        self,
-        full_key: str,
-        loader: Callable[[], T],
-        policy: Policy,
-        stats: Stats,
-        tags: tuple[str, ...],
-        lock: LockedFlight,
-    ) -> T:
-        return lock.run(  # type: ignore[no-any-return]
-            full_key,
-            lambda: self._fresh_or_miss(full_key, self.read(full_key), policy),
-            lambda: self._load_and_store(full_key, loader, policy, stats, tags),
-        )
-
-    async def _alead(
-        self,
-        full_key: str,
-        loader: Callable[[], Awaitable[T]],
-        policy: Policy,
-        stats: Stats,
-        tags: tuple[str, ...],
-        lock: LockedFlight | None,
-    ) -> T:
-
-        async def check() -> Any:
-            return self._fresh_or_miss(full_key, await self.aread(full_key), policy)
-
-        if self._landed_recently(full_key):  # see `_lead`
-            found = await check()
-            if found is not MISS:
-                return found  # type: ignore[no-any-return]
-        try:
-            if lock is None:
-                return await self._aload_and_store(full_key, loader, policy, stats, tags)
-            return await lock.arun(  # type: ignore[no-any-return]
-                full_key, check,
-                lambda: self._aload_and_store(full_key, loader, policy, stats, tags),
-            )
-        finally:
-            self._landed(full_key)
-
-    def _landed_recently(self, full_key: str) -> bool:
-        landed = self._landings.get(full_key)
-        if landed is None or time.monotonic() - landed >= 1.0:
-            return False
-        # A backend that just failed would only make the second look cost a second
-        # timeout: the read that sent us here most likely failed too.
-        breaker = getattr(self.backend, "breaker", None)
-        return breaker is None or not breaker.suspect(1.0)
-
-    def _landed(self, full_key: str) -> None:
-        landings = self._landings
-        if len(landings) > 1024:  # bounded: forgetting only costs a possible duplicate load
-            landings.clear()
-        landings[full_key] = time.monotonic()
-
-    def _fresh_or_miss(self, full_key: str, stored: Any, policy: Policy) -> Any:
-        # What a lock waiter accepts: a fresh value (a stale one is what is being refreshed).
-        if stored is MISS:
-            return MISS
-        value, fresh = self._unpack(full_key, stored, policy)
-        return value if fresh else MISS
-
-    def _unpack(self, full_key: str, stored: Any, policy: Policy) -> tuple[Any, bool]:
-        try:
-            return policy.from_store(stored, self.clock())
-        except ValueError:
-            self._corrupt(full_key, "bad-stale-pair")
-            return MISS, False
-
-    def _load_and_store(
-        self,
-        full_key: str,
-        loader: Callable[[], T],
-        policy: Policy,
-        stats: Stats,
-        tags: tuple[str, ...],
-    ) -> T:
-        started = time.perf_counter()
-        try:
-            value = loader()
-        except BaseException:
-            stats.count_load_error()
-            raise
-        stats.record_load(time.perf_counter() - started)
-        fresh_ttl = policy.fresh_ttl(value)
-        if fresh_ttl is not None:
-            stored, ttl = policy.to_store(value, fresh_ttl, self.clock())
-            self.write(full_key, stored, ttl, tags)
-        return value
-
-    async def _aload_and_store(
-        self,
-        full_key: str,
-        loader: Callable[[], Awaitable[T]],
-        policy: Policy,
-        stats: Stats,
-        tags: tuple[str, ...],
-    ) -> T:
-        started = time.perf_counter()
-        try:
-            value = await loader()
-        except BaseException:
-            stats.count_load_error()
-            raise
-        stats.record_load(time.perf_counter() - started)
-        fresh_ttl = policy.fresh_ttl(value)
-        if fresh_ttl is not None:
-            stored, ttl = policy.to_store(value, fresh_ttl, self.clock())
-            await self.awrite(full_key, stored, ttl, tags)
-        return value
-
-    def _refresh_in_thread(
-        self,
-        full_key: str,
-        loader: Callable[[], Any],
-        policy: Policy,
-        stats: Stats,
-        tags: tuple[str, ...],
-    ) -> None:
-        if self._thread_flight.in_flight(full_key):
-            return
-
-        def refresh() -> None:
-            try:
-                self._thread_flight.run(
-                    full_key, lambda: self._load_and_store(full_key, loader, policy, stats, tags)
-                )
-            except Exception:  # the stale value was served; the next read retries
-                logger.debug("wa_perfkit: background refresh failed in %s", self.name)
-
-        threading.Thread(target=refresh, name="wa_perfkit-refresh", daemon=True).start()
 
     # -- stats and lifecycle --------------------------------------------------
 

@@ -1,0 +1,319 @@
+"""
+The read-through engine behind `Cache.get_or_load` and `ttl_repository`.
+
+::
+
+    read ──▶ MISS ────────────────────────────────┐
+      │                                           ▼
+      ├─ fault / corrupt ─▶ counted, a miss ─▶ single-flight (threads or tasks)
+      │                                           │  landed < 1 s ago? look again
+      │                                           │  lock=True? cross-process lock
+      │                                           ▼
+      │                                       loader() ─▶ store (faults counted)
+      └─ value ─▶ policy: fresh ─▶ hit
+                          stale ─▶ serve it, one background refresh
+
+Sync and async twins sit side by side; what they decide is shared through
+`wa_perfkit.policy`. The engine never raises a cache fault: only the
+loader's own exception reaches callers (all of them, once).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from wa_perfkit._log import logger
+from wa_perfkit._singleflight import AsyncFlight, ThreadFlight
+from wa_perfkit.backends.base import MISS
+from wa_perfkit.metrics import Stats
+from wa_perfkit.observe import ERROR, HIT, STALE, note, observing
+from wa_perfkit.observe import MISS as MISS_EVENT
+from wa_perfkit.policy import Policy
+
+if TYPE_CHECKING:
+    from wa_perfkit._lock import LockedFlight
+    from wa_perfkit.cache import Cache
+
+__all__ = ["ReadThrough"]
+
+T = TypeVar("T")
+
+
+class ReadThrough:
+    """
+    Per-cache read-through: single-flight loads, stale refreshes, locks.
+
+    Args:
+        cache: the cache whose reads and writes it drives.
+    """
+
+    def __init__(self, cache: Cache) -> None:
+        self._cache = cache
+        self._thread_flight = ThreadFlight()
+        self._async_flight = AsyncFlight()
+        self._landings: dict[str, float] = {}  # full key -> when its last load finished
+
+    def load_through(
+        self,
+        full_key: str,
+        loader: Callable[[], T],
+        policy: Policy,
+        stats: Stats,
+        tags: tuple[str, ...] = (),
+    ) -> T:
+        """
+        The sync read-through engine: read ``full_key``, then `resolve`.
+        """
+        return self.resolve(full_key, self._cache.read(full_key), loader, policy, stats, tags)
+
+    def resolve(
+        self,
+        full_key: str,
+        stored: Any,
+        loader: Callable[[], T],
+        policy: Policy,
+        stats: Stats,
+        tags: tuple[str, ...] = (),
+        lock: LockedFlight | None = None,
+    ) -> T:
+        """
+        Answer from what was read (``stored``, possibly `MISS`), loading once on a miss.
+
+        With ``lock``, the load also runs once across processes (after the
+        per-process single-flight, so on a miss only).
+        """
+        if stored is not MISS:
+            value, fresh = self._unpack(full_key, stored, policy)
+            if fresh:
+                stats.count_hit()
+                if observing():
+                    note(stats.name, HIT, full_key)
+                return value  # type: ignore[no-any-return]
+            if value is not MISS:
+                stats.count_stale_hit()
+                note(stats.name, STALE, full_key)
+                self._refresh_in_thread(full_key, loader, policy, stats, tags)
+                return value  # type: ignore[no-any-return]
+        stats.count_miss()
+        started = time.perf_counter()
+        try:
+            loaded = self._thread_flight.run(
+                full_key, lambda: self._lead(full_key, loader, policy, stats, tags, lock)
+            )
+        except BaseException:
+            note(stats.name, ERROR, full_key, time.perf_counter() - started)
+            raise
+        note(stats.name, MISS_EVENT, full_key, time.perf_counter() - started)
+        return loaded
+
+    async def aload_through(
+        self,
+        full_key: str,
+        loader: Callable[[], Awaitable[T]],
+        policy: Policy,
+        stats: Stats,
+        tags: tuple[str, ...] = (),
+    ) -> T:
+        """
+        The async read-through engine: read ``full_key``, then `aresolve`.
+        """
+        stored = await self._cache.aread(full_key)
+        return await self.aresolve(full_key, stored, loader, policy, stats, tags)
+
+    async def aresolve(
+        self,
+        full_key: str,
+        stored: Any,
+        loader: Callable[[], Awaitable[T]],
+        policy: Policy,
+        stats: Stats,
+        tags: tuple[str, ...] = (),
+        lock: LockedFlight | None = None,
+    ) -> T:
+        """
+        Async twin of `resolve`; ``loader`` is an async callable.
+        """
+        if stored is not MISS:
+            value, fresh = self._unpack(full_key, stored, policy)
+            if fresh:
+                stats.count_hit()
+                if observing():
+                    note(stats.name, HIT, full_key)
+                return value  # type: ignore[no-any-return]
+            if value is not MISS:
+                stats.count_stale_hit()
+                note(stats.name, STALE, full_key)
+                self._async_flight.start(
+                    full_key, lambda: self._aload_and_store(full_key, loader, policy, stats, tags)
+                )
+                return value  # type: ignore[no-any-return]
+        stats.count_miss()
+        started = time.perf_counter()
+        try:
+            loaded = await self._async_flight.run(
+                full_key, lambda: self._alead(full_key, loader, policy, stats, tags, lock)
+            )
+        except BaseException:
+            note(stats.name, ERROR, full_key, time.perf_counter() - started)
+            raise
+        note(stats.name, MISS_EVENT, full_key, time.perf_counter() - started)
+        return loaded
+
+    def _lead(
+        self,
+        full_key: str,
+        loader: Callable[[], T],
+        policy: Policy,
+        stats: Stats,
+        tags: tuple[str, ...],
+        lock: LockedFlight | None,
+    ) -> T:
+        if self._landed_recently(full_key):
+            # A caller whose read lost the race with the previous flight's store
+            # (slow reply under 64 threads): look again before loading twice.
+            found = self._fresh_or_miss(full_key, self._cache.read(full_key), policy)
+            if found is not MISS:
+                return found  # type: ignore[no-any-return]
+        try:
+            if lock is None:
+                return self._load_and_store(full_key, loader, policy, stats, tags)
+            return self._locked_load(full_key, loader, policy, stats, tags, lock)
+        finally:
+            self._landed(full_key)
+
+    def _locked_load(
+        self,
+        full_key: str,
+        loader: Callable[[], T],
+        policy: Policy,
+        stats: Stats,
+        tags: tuple[str, ...],
+        lock: LockedFlight,
+    ) -> T:
+        return lock.run(  # type: ignore[no-any-return]
+            full_key,
+            lambda: self._fresh_or_miss(full_key, self._cache.read(full_key), policy),
+            lambda: self._load_and_store(full_key, loader, policy, stats, tags),
+        )
+
+    async def _alead(
+        self,
+        full_key: str,
+        loader: Callable[[], Awaitable[T]],
+        policy: Policy,
+        stats: Stats,
+        tags: tuple[str, ...],
+        lock: LockedFlight | None,
+    ) -> T:
+
+        async def check() -> Any:
+            return self._fresh_or_miss(full_key, await self._cache.aread(full_key), policy)
+
+        if self._landed_recently(full_key):  # see `_lead`
+            found = await check()
+            if found is not MISS:
+                return found  # type: ignore[no-any-return]
+        try:
+            if lock is None:
+                return await self._aload_and_store(full_key, loader, policy, stats, tags)
+            return await lock.arun(  # type: ignore[no-any-return]
+                full_key, check,
+                lambda: self._aload_and_store(full_key, loader, policy, stats, tags),
+            )
+        finally:
+            self._landed(full_key)
+
+    def _landed_recently(self, full_key: str) -> bool:
+        landed = self._landings.get(full_key)
+        if landed is None or time.monotonic() - landed >= 1.0:
+            return False
+        # A backend that just failed would only make the second look cost a second
+        # timeout: the read that sent us here most likely failed too.
+        breaker = getattr(self._cache.backend, "breaker", None)
+        return breaker is None or not breaker.suspect(1.0)
+
+    def _landed(self, full_key: str) -> None:
+        landings = self._landings
+        if len(landings) > 1024:  # bounded: forgetting only costs a possible duplicate load
+            landings.clear()
+        landings[full_key] = time.monotonic()
+
+    def _fresh_or_miss(self, full_key: str, stored: Any, policy: Policy) -> Any:
+        # What a lock waiter accepts: a fresh value (a stale one is what is being refreshed).
+        if stored is MISS:
+            return MISS
+        value, fresh = self._unpack(full_key, stored, policy)
+        return value if fresh else MISS
+
+    def _unpack(self, full_key: str, stored: Any, policy: Policy) -> tuple[Any, bool]:
+        try:
+            return policy.from_store(stored, self._cache.clock())
+        except ValueError:
+            self._cache.report_corrupt(full_key, "bad-stale-pair")
+            return MISS, False
+
+    def _load_and_store(
+        self,
+        full_key: str,
+        loader: Callable[[], T],
+        policy: Policy,
+        stats: Stats,
+        tags: tuple[str, ...],
+    ) -> T:
+        started = time.perf_counter()
+        try:
+            value = loader()
+        except BaseException:
+            stats.count_load_error()
+            raise
+        stats.record_load(time.perf_counter() - started)
+        fresh_ttl = policy.fresh_ttl(value)
+        if fresh_ttl is not None:
+            stored, ttl = policy.to_store(value, fresh_ttl, self._cache.clock())
+            self._cache.write(full_key, stored, ttl, tags)
+        return value
+
+    async def _aload_and_store(
+        self,
+        full_key: str,
+        loader: Callable[[], Awaitable[T]],
+        policy: Policy,
+        stats: Stats,
+        tags: tuple[str, ...],
+    ) -> T:
+        started = time.perf_counter()
+        try:
+            value = await loader()
+        except BaseException:
+            stats.count_load_error()
+            raise
+        stats.record_load(time.perf_counter() - started)
+        fresh_ttl = policy.fresh_ttl(value)
+        if fresh_ttl is not None:
+            stored, ttl = policy.to_store(value, fresh_ttl, self._cache.clock())
+            await self._cache.awrite(full_key, stored, ttl, tags)
+        return value
+
+    def _refresh_in_thread(
+        self,
+        full_key: str,
+        loader: Callable[[], Any],
+        policy: Policy,
+        stats: Stats,
+        tags: tuple[str, ...],
+    ) -> None:
+        if self._thread_flight.in_flight(full_key):
+            return
+
+        def refresh() -> None:
+            try:
+                self._thread_flight.run(
+                    full_key, lambda: self._load_and_store(full_key, loader, policy, stats, tags)
+                )
+            except Exception:  # the stale value was served; the next read retries
+                logger.debug("wa_perfkit: background refresh failed in %s", self._cache.name)
+
+        threading.Thread(target=refresh, name="wa_perfkit-refresh", daemon=True).start()
