@@ -45,6 +45,23 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from wa_perfkit._breaker import CircuitBreaker
+from wa_perfkit.backends._redis_ops import (
+    _POP_TAG_SCRIPT,
+    _RELEASE_SCRIPT,
+    _TAG_SCRIPT,
+    _adelete_each,
+    _aget_pttl,
+    _amget,
+    _cluster,
+    _delete_each,
+    _get_pttl,
+    _glob_escape,
+    _is_cluster,
+    _mget,
+    _ms,
+    _with_ttl,
+    _without_pool_timeout,
+)
 from wa_perfkit.backends.base import MISS
 from wa_perfkit.errors import BackendError, BackendUnavailable, ConfigurationError
 
@@ -54,35 +71,6 @@ T = TypeVar("T")
 
 # What a dead, hung or misbehaving server can make redis-py raise.
 _DRIVER_ERRORS = (redis.RedisError, OSError, asyncio.TimeoutError)
-
-# Compare-and-delete: a lock is released only by the holder whose token it still carries.
-_RELEASE_SCRIPT = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
-end
-return 0
-"""
-
-# SMEMBERS + DEL of one key, atomically, without MULTI (one-key scripts route on a cluster).
-_POP_TAG_SCRIPT = """
-local members = redis.call('SMEMBERS', KEYS[1])
-redis.call('DEL', KEYS[1])
-return members
-"""
-
-# SADD the members, then make sure the set lives at least as long as the newest member.
-_TAG_SCRIPT = """
-redis.call('SADD', KEYS[1], unpack(ARGV, 2))
-if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then
-  redis.call('PEXPIRE', KEYS[1], ARGV[1])
-end
-return 1
-"""
-
-
-def _ms(ttl: float) -> int:
-    return max(1, int(ttl * 1000))
-
 
 class RedisBackend:
     """
@@ -486,75 +474,3 @@ class RedisBackend:
                 await self._async_client.aclose(close_connection_pool=True)
             self._async_client = None
             self._async_loop = None
-
-
-def _is_cluster(client: Any) -> bool:
-    return hasattr(client, "mget_nonatomic")
-
-
-def _without_pool_timeout(options: dict[str, Any]) -> dict[str, Any]:
-    # ``timeout`` belongs to the blocking pool only; plain pools pass unknown
-    # options on to each connection.
-    return {k: v for k, v in options.items() if k != "timeout"}
-
-
-def _cluster(options: dict[str, Any]) -> dict[str, Any]:
-    # A cluster client has no blocking pool (excess concurrency fails instead of
-    # waiting): drop the pool-only option, allow more connections per node, and let
-    # one retry follow a MOVED/ASK redirection or a reset connection.
-    cluster = _without_pool_timeout(options)
-    cluster["max_connections"] = max(256, int(options["max_connections"]))
-    cluster["retry"] = Retry(NoBackoff(), 1)
-    return cluster
-
-
-def _get_pttl(client: Any, key: str) -> list[Any]:
-    pipe = client.pipeline(transaction=False)
-    pipe.get(key)
-    pipe.pttl(key)
-    return list(pipe.execute())
-
-
-async def _aget_pttl(client: Any, key: str) -> list[Any]:
-    pipe = client.pipeline(transaction=False)
-    pipe.get(key)
-    pipe.pttl(key)
-    return list(await pipe.execute())
-
-
-def _with_ttl(reply: list[Any]) -> tuple[Any, float]:
-    value, pttl = reply
-    if value is None:
-        return MISS, 0.0
-    # -1 (no expiry) cannot happen for cache entries; treat it as "no bound from L2".
-    return value, (pttl / 1000 if pttl >= 0 else float("inf"))
-
-
-def _mget(client: Any, keys: Sequence[str]) -> list[Any]:
-    if _is_cluster(client):
-        return list(client.mget_nonatomic(keys))
-    return list(client.mget(keys))
-
-
-async def _amget(client: Any, keys: Sequence[str]) -> list[Any]:
-    if _is_cluster(client):
-        return list(await client.mget_nonatomic(keys))
-    return list(await client.mget(keys))
-
-
-def _delete_each(client: Any, keys: Sequence[str]) -> int:
-    pipe = client.pipeline(transaction=False)
-    for key in keys:
-        pipe.delete(key)
-    return sum(pipe.execute())
-
-
-async def _adelete_each(client: Any, keys: Sequence[str]) -> int:
-    pipe = client.pipeline(transaction=False)
-    for key in keys:
-        pipe.delete(key)
-    return sum(await pipe.execute())
-
-
-def _glob_escape(text: str) -> str:
-    return "".join("\\" + ch if ch in "*?[]\\" else ch for ch in text)
