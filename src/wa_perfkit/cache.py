@@ -22,6 +22,7 @@ their I/O. The read-through engine (single-flight, stale refresh, locks) is
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -90,6 +91,7 @@ class Cache:
         self._children: list[Stats] = []
         self._children_lock = threading.Lock()
         self._warn = RateLimitedWarning()
+        self._reads: dict[str, asyncio.Future[Any]] = {}  # full key -> the read in flight
         # Decided once: an object backend is read directly, a byte backend through decode.
         self.read: Callable[[str], Any] = (
             backend.get if backend.stores_objects else self._read_bytes
@@ -185,7 +187,28 @@ class Cache:
     async def aread(self, full_key: str) -> Any:
         """
         Read a full backend key: the value, or `MISS` on a miss, fault or corrupt entry.
+
+        Concurrent reads of one key on a remote backend share one round trip
+        (and one decoded value): 500 requests arriving together for a cold or
+        hot key send one ``GET``, not 500.
         """
+        if getattr(self.backend, "local", False):
+            return await self._aread_once(full_key)
+        pending = self._reads.get(full_key)
+        loop = asyncio.get_running_loop()
+        if pending is not None and pending.get_loop() is loop:
+            return await asyncio.shield(pending)
+        shared = self._reads[full_key] = loop.create_future()
+        value: Any = MISS  # if this read is cancelled, the others see a miss and load
+        try:
+            value = await self._aread_once(full_key)
+            return value
+        finally:
+            if self._reads.get(full_key) is shared:
+                del self._reads[full_key]
+            shared.set_result(value)
+
+    async def _aread_once(self, full_key: str) -> Any:
         try:
             data = await self.backend.aget(full_key)
         except BackendError as exc:

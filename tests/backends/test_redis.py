@@ -73,6 +73,32 @@ class TestRoundTrips:
         await backend.aclose()
 
 
+    async def test_concurrent_reads_of_one_key_share_one_get(
+        self, redis_server: RedisServer
+    ) -> None:
+        """500 tasks reading one cold key send one GET and run the loader once."""
+        backend = RedisBackend(redis_server.url)
+        cache = Cache(backend, namespace="herd")
+        runs = 0
+
+        @ttl_repository(ttl=60, cache=cache)
+        async def load(cid: str) -> dict[str, object]:
+            nonlocal runs
+            runs += 1
+            await asyncio.sleep(0.05)
+            return dict(ROW, id=cid)
+
+        await cache.aget("warm-up")  # connection set-up outside the count
+        admin = redis.Redis.from_url(redis_server.url)
+        admin.config_resetstat()
+        results = await asyncio.gather(*(load("c1") for _ in range(500)))
+        assert runs == 1 and all(r["id"] == "c1" for r in results)
+        stats = commandstats(admin)
+        assert stats["get"] <= 3, stats  # the herd's read, plus at most a re-check
+        admin.close()
+        await backend.aclose()
+
+
 class TestFaults:
     def test_dead_server_is_a_miss(self, redis_server: RedisServer) -> None:
         """With the server killed, reads are misses and the loader answers; nothing raises."""
