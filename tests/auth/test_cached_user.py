@@ -27,22 +27,23 @@ from wa_perfkit.cache import Cache
 from wa_perfkit.errors import ConfigurationError, Forbidden, InvalidToken, UserLoaderError
 
 
-def _stored(cache: Cache, redis_url: str | None) -> list[tuple[bytes, bytes]]:
-    """Every (key, value) this cache holds (Redis: SCAN of the namespace)."""
-    if redis_url is None:
-        backend = cache.backend
+def _stored(cache: Cache, redis_url: str | None = None) -> list[tuple[bytes, bytes]]:
+    """
+    Every (key, value) this cache holds: the memory dict, or a SCAN of the namespace
+    through the cache's own Redis client (every node of a cluster).
+    """
+    backend = cache.backend
+    remote = getattr(backend, "l2", backend)
+    if not isinstance(remote, RedisBackend):
         assert isinstance(backend, MemoryBackend)
         return [(k.encode(), repr(v).encode()) for k, v in backend._data.items()]
-    client = redis.Redis.from_url(redis_url)
-    try:
-        found = []
-        for key in client.scan_iter(match=cache.prefix + "*"):
-            kind = client.type(key)
-            value = client.get(key) if kind == b"string" else repr(client.smembers(key)).encode()
-            found.append((key, value or b""))
-        return found
-    finally:
-        client.close()
+    client = remote.client
+    found = []
+    for key in client.scan_iter(match=cache.prefix + "*"):
+        kind = client.type(key)
+        value = client.get(key) if kind == b"string" else repr(client.smembers(key)).encode()
+        found.append((key, value or b""))
+    return found
 
 
 def _redis_url(kind: str, request: pytest.FixtureRequest) -> str | None:

@@ -5,8 +5,8 @@ The auth examples import and behave as the docs say (so they never rot).
 from __future__ import annotations
 
 import httpx
-from examples import auth_fastapi, auth_flask
 
+from examples import auth_fastapi, auth_flask
 from tests.auth._tokens import AUDIENCE, SECRET, claims, hs_token
 from wa_perfkit.auth import JWTVerifier
 from wa_perfkit.backends.memory import MemoryBackend

@@ -8,10 +8,10 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from examples.fastapi_inbox.app import create_app
-from examples.fastapi_inbox.settings import Settings
 from fastapi.testclient import TestClient
 
+from examples.fastapi_inbox.app import create_app
+from examples.fastapi_inbox.settings import Settings
 from tests.examples._inbox_db import JWT_SECRET, InboxDB, count, create_inbox_db
 from tests.postgres.conftest import Databases
 from tests.whatsapp._wa_samples import APP_SECRET, VERIFY_TOKEN, delivery, encode, signed

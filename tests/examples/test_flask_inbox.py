@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from examples.flask_inbox.app import create_app
 from flask.testing import FlaskClient
 
+from examples.flask_inbox.app import create_app
 from tests.examples._inbox_db import JWT_SECRET, InboxDB, create_inbox_db
 from tests.postgres.conftest import Databases
 from wa_perfkit import Cache, RedisBackend

@@ -13,11 +13,11 @@ import threading
 import time
 
 import pytest
+
 from tests.conftest import FakeClock
 from tests.many._load import Load, p99, run_tasks, run_threads
 from tests.many.conftest import make_backend
 from tests.services import RedisServer
-
 from wa_perfkit._breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
 from wa_perfkit.cache import Cache
 from wa_perfkit.errors import BackendError, BackendUnavailable

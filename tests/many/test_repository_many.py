@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
+
 from tests.cluster_services import Cluster
 from tests.test_repository import (  # noqa: F401  (collected again here, on other backends)
     TestKeys,
@@ -18,7 +19,6 @@ from tests.test_repository import (  # noqa: F401  (collected again here, on oth
     TestStats,
     TestWrapper,
 )
-
 from wa_perfkit.backends.memory import MemoryBackend
 from wa_perfkit.backends.redis import RedisBackend
 from wa_perfkit.backends.tiered import TieredBackend

@@ -13,9 +13,9 @@ from collections.abc import Iterator
 
 import pytest
 import redis
+
 from tests.many._load import p99
 from tests.services import RedisServer
-
 from wa_perfkit.backends.base import MISS, Backend, PrefixClearable, TagIndex
 from wa_perfkit.backends.memory import MemoryBackend
 from wa_perfkit.backends.redis import RedisBackend
