@@ -339,3 +339,56 @@ def _capture(into: list[Any], call: Any, *args: Any) -> None:
         into.append(call(*args))
     except BaseException as exc:
         into.append(exc)
+
+
+class TestCrossProcessLock:
+    @pytest.mark.parametrize("lock", [False, True])
+    def test_lock_loads_once_across_instances(
+        self, redis_url: str, namespace: str, verifier: JWTVerifier, lock: bool
+    ) -> None:
+        """Two instances (own flights, own clients) on one Redis: with lock=True one load."""
+        users = Users()
+        users.delay = 0.2
+        instances = [
+            CachedUser(
+                users.load,
+                verifier=verifier,
+                cache=Cache(RedisBackend(redis_url, socket_timeout=1.0), namespace=namespace),
+                server_key=SERVER_KEY,
+                lock=lock,
+            )
+            for _ in range(2)
+        ]
+        token = hs_token(claims(sub="lena"))
+        start = threading.Barrier(16)
+
+        def request(i: int) -> str:
+            start.wait(10)  # both instances miss together
+            return str(instances[i % 2].resolve(token)["id"])
+
+        with ThreadPoolExecutor(16) as pool:
+            results = list(pool.map(request, range(16)))
+        assert results == ["lena"] * 16
+        assert users.calls == (1 if lock else 2)
+        for instance in instances:
+            instance.cache.close()
+
+    async def test_async_lock_loads_once_across_instances(
+        self, redis_url: str, namespace: str, verifier: JWTVerifier
+    ) -> None:
+        """The asyncio path takes the same lock."""
+        users = Users()
+        users.delay = 0.2
+        backends = [RedisBackend(redis_url, socket_timeout=1.0) for _ in range(2)]
+        instances = [
+            CachedUser(
+                users.aload, verifier=verifier, cache=Cache(b, namespace=namespace),
+                server_key=SERVER_KEY, lock=True,
+            )
+            for b in backends
+        ]
+        token = hs_token(claims(sub="mona"))
+        results = await asyncio.gather(*(instances[i % 2].aresolve(token) for i in range(40)))
+        assert {r["id"] for r in results} == {"mona"} and users.calls == 1
+        for b in backends:
+            await b.aclose()

@@ -43,6 +43,7 @@ from typing import Any, Generic, TypeVar, cast
 
 import jwt
 
+from wa_perfkit._lock import LockedFlight, lock_store
 from wa_perfkit._log import RateLimitedWarning, logger
 from wa_perfkit._secret import Secret
 from wa_perfkit._singleflight import AsyncFlight, ThreadFlight
@@ -85,6 +86,10 @@ class CachedUser(Generic[U]):
         roles: ``roles(user) -> iterable of str`` for role checks; by default the
             user's ``roles`` attribute or key.
         revocation_ttl: marker lifetime for a revoked token without a readable ``exp``.
+        lock: on a miss, also verify and load once across processes (a Redis
+            lock per token, `wa_perfkit._lock`); ignored on a backend without
+            shared storage.
+        lock_ttl: seconds a lock lives: the longest a crashed loader blocks others.
 
     Raises:
         ConfigurationError: ``ttl`` is not positive, or no ``server_key`` on a
@@ -103,6 +108,8 @@ class CachedUser(Generic[U]):
         user_id_claim: str = "sub",
         roles: RolesOf[U] | None = None,
         revocation_ttl: float = _DEFAULT_REVOCATION_TTL,
+        lock: bool = False,
+        lock_ttl: float = 10.0,
     ) -> None:
         if not ttl > 0:
             raise ConfigurationError(f"ttl must be positive, not {ttl!r}")
@@ -129,6 +136,8 @@ class CachedUser(Generic[U]):
         self._local = bool(getattr(cache.backend, "local", False))
         self._stats = cache.new_stats(f"cached_user:{prefix}")
         self._threads = ThreadFlight()
+        store = lock_store(cache.backend) if lock else None
+        self._lock = LockedFlight(store, lock_ttl) if store is not None else None
         self._tasks = AsyncFlight()
         self._warn = RateLimitedWarning()
 
@@ -156,7 +165,7 @@ class CachedUser(Generic[U]):
         self._stats.count_miss()
         started = time.perf_counter()
         try:
-            return self._threads.run(fp, lambda: self._run(self._miss(token, fp)))
+            return self._threads.run(fp, lambda: self._load_once(token, fp, key))
         finally:
             note(self._stats.name, MISS_EVENT, fp, time.perf_counter() - started)
 
@@ -174,9 +183,30 @@ class CachedUser(Generic[U]):
         self._stats.count_miss()
         started = time.perf_counter()
         try:
-            return await self._tasks.run(fp, lambda: self._arun(self._miss(token, fp)))
+            return await self._tasks.run(fp, lambda: self._aload_once(token, fp, key))
         finally:
             note(self._stats.name, MISS_EVENT, fp, time.perf_counter() - started)
+
+    def _load_once(self, token: str, fp: str, key: str) -> U:
+        if self._lock is None:
+            return self._run(self._miss(token, fp))
+        return cast(U, self._lock.run(
+            key,
+            lambda: self._fresh(self._read(key), key),
+            lambda: self._run(self._miss(token, fp)),
+        ))
+
+    async def _aload_once(self, token: str, fp: str, key: str) -> U:
+        if self._lock is None:
+            return await self._arun(self._miss(token, fp))
+
+        async def check() -> Any:
+            entry = self._read(key) if self._local else await self.cache.aread(key)
+            return self._fresh(entry, key)
+
+        return cast(U, await self._lock.arun(
+            key, check, lambda: self._arun(self._miss(token, fp))
+        ))
 
     def _fingerprint(self, token: str) -> str:
         # Bounded before hashing: a megabyte of junk must not cost a megabyte of HMAC.

@@ -170,6 +170,7 @@ def cached_user(
     cookie: str | None = ...,
     server_key: str | bytes | Secret | None = ...,
     prefix: str = ...,
+    lock: bool = ...,
     scheme_name: str = ...,
 ) -> CurrentUser[U]: ...
 
@@ -185,6 +186,7 @@ def cached_user(
     cookie: str | None = ...,
     server_key: str | bytes | Secret | None = ...,
     prefix: str = ...,
+    lock: bool = ...,
     scheme_name: str = ...,
 ) -> CurrentUser[U]: ...
 
@@ -199,6 +201,7 @@ def cached_user(
     cookie: str | None = None,
     server_key: str | bytes | Secret | None = None,
     prefix: str = "auth",
+    lock: bool = False,
     scheme_name: str = "bearer",
 ) -> CurrentUser[Any]:
     """
@@ -214,6 +217,7 @@ def cached_user(
         cookie: a cookie to read the token from when there is no header.
         server_key: the fingerprint HMAC key; required with a shared (Redis) cache.
         prefix: key segment separating several user caches on one cache.
+        lock: verify and load once across processes on a miss (a Redis lock per token).
         scheme_name: the OpenAPI security scheme name.
 
     Returns:
@@ -224,6 +228,6 @@ def cached_user(
     """
     core = CachedUser(
         loader, verifier=verifier, cache=cache, ttl=ttl, server_key=server_key,
-        prefix=prefix, roles=roles,
+        prefix=prefix, roles=roles, lock=lock,
     )
     return CurrentUser(core, cookie=cookie, scheme_name=scheme_name)

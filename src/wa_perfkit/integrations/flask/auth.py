@@ -199,6 +199,7 @@ def cached_user(
     cookie: str | None = None,
     server_key: str | bytes | Secret | None = None,
     prefix: str = "auth",
+    lock: bool = False,
 ) -> FlaskCurrentUser[U]:
     """
     Build the ``@current_user.required`` object for Flask.
@@ -212,6 +213,7 @@ def cached_user(
         cookie: a cookie to read the token from when there is no header.
         server_key: the fingerprint HMAC key; required with a shared (Redis) cache.
         prefix: key segment separating several user caches on one cache.
+        lock: verify and load once across processes on a miss (a Redis lock per token).
 
     Returns:
         The decorator object.
@@ -221,6 +223,6 @@ def cached_user(
     """
     core: CachedUser[U] = CachedUser(
         loader, verifier=verifier, cache=cache, ttl=ttl, server_key=server_key,
-        prefix=prefix, roles=roles,
+        prefix=prefix, roles=roles, lock=lock,
     )
     return FlaskCurrentUser(core, cookie=cookie)
