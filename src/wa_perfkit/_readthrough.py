@@ -20,9 +20,10 @@ loader's own exception reaches callers (all of them, once).
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from wa_perfkit._log import logger
@@ -85,29 +86,15 @@ class ReadThrough:
         With ``lock``, the load also runs once across processes (after the
         per-process single-flight, so on a miss only).
         """
-        if stored is not MISS:
-            value, fresh = self._unpack(full_key, stored, policy)
-            if fresh:
-                stats.count_hit()
-                if observing():
-                    note(stats.name, HIT, full_key)
-                return value  # type: ignore[no-any-return]
-            if value is not MISS:
-                stats.count_stale_hit()
-                note(stats.name, STALE, full_key)
-                self._refresh_in_thread(full_key, loader, policy, stats, tags)
-                return value  # type: ignore[no-any-return]
-        stats.count_miss()
-        started = time.perf_counter()
-        try:
-            loaded = self._thread_flight.run(
+        outcome, value = self._classify(full_key, stored, policy, stats)
+        if outcome is STALE:
+            self._refresh_in_thread(full_key, loader, policy, stats, tags)
+        if outcome is not MISS_EVENT:
+            return value  # type: ignore[no-any-return]
+        with _timed_miss(stats.name, full_key):
+            return self._thread_flight.run(
                 full_key, lambda: self._lead(full_key, loader, policy, stats, tags, lock)
             )
-        except BaseException:
-            note(stats.name, ERROR, full_key, time.perf_counter() - started)
-            raise
-        note(stats.name, MISS_EVENT, full_key, time.perf_counter() - started)
-        return loaded
 
     async def aload_through(
         self,
@@ -136,31 +123,35 @@ class ReadThrough:
         """
         Async twin of `resolve`; ``loader`` is an async callable.
         """
+        outcome, value = self._classify(full_key, stored, policy, stats)
+        if outcome is STALE:
+            self._async_flight.start(
+                full_key, lambda: self._aload_and_store(full_key, loader, policy, stats, tags)
+            )
+        if outcome is not MISS_EVENT:
+            return value  # type: ignore[no-any-return]
+        with _timed_miss(stats.name, full_key):
+            return await self._async_flight.run(
+                full_key, lambda: self._alead(full_key, loader, policy, stats, tags, lock)
+            )
+
+    def _classify(
+        self, full_key: str, stored: Any, policy: Policy, stats: Stats
+    ) -> tuple[str, Any]:
+        # What the twins decide alike: hit, stale (serve and refresh) or miss; counted.
         if stored is not MISS:
             value, fresh = self._unpack(full_key, stored, policy)
             if fresh:
                 stats.count_hit()
                 if observing():
                     note(stats.name, HIT, full_key)
-                return value  # type: ignore[no-any-return]
+                return HIT, value
             if value is not MISS:
                 stats.count_stale_hit()
                 note(stats.name, STALE, full_key)
-                self._async_flight.start(
-                    full_key, lambda: self._aload_and_store(full_key, loader, policy, stats, tags)
-                )
-                return value  # type: ignore[no-any-return]
+                return STALE, value
         stats.count_miss()
-        started = time.perf_counter()
-        try:
-            loaded = await self._async_flight.run(
-                full_key, lambda: self._alead(full_key, loader, policy, stats, tags, lock)
-            )
-        except BaseException:
-            note(stats.name, ERROR, full_key, time.perf_counter() - started)
-            raise
-        note(stats.name, MISS_EVENT, full_key, time.perf_counter() - started)
-        return loaded
+        return MISS_EVENT, MISS
 
     def _lead(
         self,
@@ -263,17 +254,11 @@ class ReadThrough:
         stats: Stats,
         tags: tuple[str, ...],
     ) -> T:
-        started = time.perf_counter()
-        try:
+        with _counted_load(stats):
             value = loader()
-        except BaseException:
-            stats.count_load_error()
-            raise
-        stats.record_load(time.perf_counter() - started)
-        fresh_ttl = policy.fresh_ttl(value)
-        if fresh_ttl is not None:
-            stored, ttl = policy.to_store(value, fresh_ttl, self._cache.clock())
-            self._cache.write(full_key, stored, ttl, tags)
+        plan = self._store_plan(value, policy)
+        if plan is not None:
+            self._cache.write(full_key, *plan, tags)
         return value
 
     async def _aload_and_store(
@@ -284,18 +269,19 @@ class ReadThrough:
         stats: Stats,
         tags: tuple[str, ...],
     ) -> T:
-        started = time.perf_counter()
-        try:
+        with _counted_load(stats):
             value = await loader()
-        except BaseException:
-            stats.count_load_error()
-            raise
-        stats.record_load(time.perf_counter() - started)
-        fresh_ttl = policy.fresh_ttl(value)
-        if fresh_ttl is not None:
-            stored, ttl = policy.to_store(value, fresh_ttl, self._cache.clock())
-            await self._cache.awrite(full_key, stored, ttl, tags)
+        plan = self._store_plan(value, policy)
+        if plan is not None:
+            await self._cache.awrite(full_key, *plan, tags)
         return value
+
+    def _store_plan(self, value: Any, policy: Policy) -> tuple[Any, float] | None:
+        # What to store and for how long, or None: the policy decides, the twins write.
+        fresh_ttl = policy.fresh_ttl(value)
+        if fresh_ttl is None:
+            return None
+        return policy.to_store(value, fresh_ttl, self._cache.clock())
 
     def _refresh_in_thread(
         self,
@@ -317,3 +303,26 @@ class ReadThrough:
                 logger.debug("wa_perfkit: background refresh failed in %s", self._cache.name)
 
         threading.Thread(target=refresh, name="wa_perfkit-refresh", daemon=True).start()
+
+
+@contextlib.contextmanager
+def _timed_miss(name: str, full_key: str) -> Iterator[None]:
+    # A miss is reported once its flight ends: loaded (with the wait) or failed.
+    started = time.perf_counter()
+    try:
+        yield
+    except BaseException:
+        note(name, ERROR, full_key, time.perf_counter() - started)
+        raise
+    note(name, MISS_EVENT, full_key, time.perf_counter() - started)
+
+
+@contextlib.contextmanager
+def _counted_load(stats: Stats) -> Iterator[None]:
+    started = time.perf_counter()
+    try:
+        yield
+    except BaseException:
+        stats.count_load_error()
+        raise
+    stats.record_load(time.perf_counter() - started)
