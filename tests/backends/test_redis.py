@@ -129,3 +129,11 @@ class TestFaults:
         raw = redis.Redis.from_url(redis_url).get(cache.full_key("k"))
         assert raw is not None and raw.startswith(b"W1p")
         assert json.loads(raw[3:]) == ROW
+
+
+class TestSecrets:
+    def test_password_never_in_repr_or_breaker_name(self) -> None:
+        """A Redis URL's password is masked wherever the backend names itself."""
+        backend = RedisBackend("redis://app:s3cret@127.0.0.1:6379/0")
+        assert "s3cret" not in repr(backend) and "s3cret" not in backend.breaker.name
+        assert "app:***@127.0.0.1:6379" in repr(backend)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from redis.backoff import NoBackoff
 from redis.retry import Retry
@@ -114,3 +115,16 @@ async def _adelete_each(client: Any, keys: Sequence[str]) -> int:
 
 def _glob_escape(text: str) -> str:
     return "".join("\\" + ch if ch in "*?[]\\" else ch for ch in text)
+
+
+def redact_url(url: str) -> str:
+    """
+    Return ``url`` with its password replaced by ``***`` (for logs and reprs).
+    """
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}{port}"))

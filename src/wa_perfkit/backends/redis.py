@@ -61,6 +61,7 @@ from wa_perfkit.backends._redis_ops import (
     _ms,
     _with_ttl,
     _without_pool_timeout,
+    redact_url,
 )
 from wa_perfkit.backends.base import MISS
 from wa_perfkit.errors import BackendError, BackendUnavailable, ConfigurationError
@@ -127,13 +128,14 @@ class RedisBackend:
         self._async_client = async_client
         self._async_loop: asyncio.AbstractEventLoop | None = None
         self._owns_async = async_client is None
-        self.breaker = breaker or CircuitBreaker(f"redis {url or 'client'}")
+        self._shown = redact_url(url) if url else "client"  # for logs and repr: no password
+        self.breaker = breaker or CircuitBreaker(f"redis {self._shown}")
         self._scripts: dict[str, Any] = {}
         self._async_ready: asyncio.Task[Any] | None = None
         self._async_gate: asyncio.Semaphore | None = None
 
     def __repr__(self) -> str:
-        return f"RedisBackend({self._url or 'client'!r}, breaker={self.breaker.state})"
+        return f"RedisBackend({self._shown!r}, breaker={self.breaker.state})"
 
     # -- clients ----------------------------------------------------------------
 
