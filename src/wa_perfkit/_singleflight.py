@@ -26,12 +26,23 @@ T = TypeVar("T")
 
 
 class _Call(Generic[T]):
-    __slots__ = ("done", "error", "result")
+    # A held Lock, not an Event: the leader's path (every shared read takes it)
+    # pays one lock allocation, not an Event's Condition; followers wait by
+    # acquiring it, then pass it on.
+    __slots__ = ("_done", "error", "result")
 
     def __init__(self) -> None:
-        self.done = threading.Event()
+        self._done = threading.Lock()
+        self._done.acquire()
         self.result: T | None = None
         self.error: BaseException | None = None
+
+    def wait(self) -> None:
+        self._done.acquire()
+        self._done.release()
+
+    def finish(self) -> None:
+        self._done.release()
 
 
 class ThreadFlight:
@@ -56,7 +67,7 @@ class ThreadFlight:
             if call is None:
                 call = self._calls[key] = _Call()
         if not leader:
-            call.done.wait()
+            call.wait()
             if call.error is not None:
                 raise call.error
             return call.result  # type: ignore[return-value]
@@ -68,7 +79,7 @@ class ThreadFlight:
         finally:
             with self._lock:
                 del self._calls[key]
-            call.done.set()
+            call.finish()
         return call.result
 
     def in_flight(self, key: str) -> bool:

@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 
 from wa_perfkit._log import RateLimitedWarning
 from wa_perfkit._readthrough import ReadThrough
+from wa_perfkit._singleflight import ThreadFlight
 from wa_perfkit.backends.base import MISS, Backend, PrefixClearable, TagIndex
 from wa_perfkit.backends.hooks import Peekable, SerializerAware
 from wa_perfkit.errors import BackendError, ConfigurationError, SerializationError
@@ -92,6 +93,7 @@ class Cache:
         self._children_lock = threading.Lock()
         self._warn = RateLimitedWarning()
         self._reads: dict[str, asyncio.Future[Any]] = {}  # full key -> the read in flight
+        self._read_flight = ThreadFlight()  # the same, for threads
         # Decided once: an object backend is read directly, a byte backend through decode.
         self.read: Callable[[str], Any] = (
             backend.get if backend.stores_objects else self._read_bytes
@@ -162,6 +164,10 @@ class Cache:
         return [self._decode(k, raw) for k, raw in zip(keys, raws, strict=True)]
 
     def _read_bytes(self, full_key: str) -> Any:
+        # Threads reading one key at once share one round trip, as asyncio tasks do.
+        return self._read_flight.run(full_key, lambda: self._read_bytes_once(full_key))
+
+    def _read_bytes_once(self, full_key: str) -> Any:
         try:
             data = self.backend.get(full_key)
         except BackendError as exc:
@@ -170,17 +176,20 @@ class Cache:
         return self._decode(full_key, data)
 
     def _peek_then_read(self, peek: Callable[[str], Any]) -> Callable[[str], Any]:
-        get = self.backend.get
+        get, shared = self.backend.get, self._read_flight.run
 
-        def read(full_key: str) -> Any:
-            value = peek(full_key)
-            if value is not MISS:
-                return value
+        def read_once(full_key: str) -> Any:
             try:
                 return get(full_key)
             except BackendError as exc:
                 self._backend_failed(exc)
                 return MISS
+
+        def read(full_key: str) -> Any:
+            value = peek(full_key)
+            if value is not MISS:
+                return value
+            return shared(full_key, lambda: read_once(full_key))
 
         return read
 

@@ -23,9 +23,9 @@ from wa_perfkit.backends.memory import MemoryBackend
 from wa_perfkit.backends.redis import RedisBackend
 from wa_perfkit.backends.tiered import TieredBackend
 
-# Threads only: asyncio callers share one read per key (Cache.aread), so no
-# follower's MISS can arrive after the flight it should have joined.
-_LATE_FOLLOWER_RACE = {"test_thread_loader_error_reaches_every_waiter"}
+# Empty since concurrent reads of one key share one round trip (threads and tasks):
+# a follower's MISS can no longer arrive after the flight it should have joined.
+_LATE_FOLLOWER_RACE: set[str] = set()
 
 
 @pytest.fixture(name="backend", params=["cluster", "tiered-cluster"])
