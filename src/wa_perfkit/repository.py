@@ -13,14 +13,20 @@
 
 Everything is decided at decoration time — key builder, read function,
 policy, which wrapper — so a hit runs: build the key, read, count, return.
-The wrapper is a ``wrapt.FunctionWrapper``: ``inspect.signature``, name,
-docstring, ``__wrapped__`` and the descriptor protocol are the original's,
-so FastAPI's ``Depends`` and methods work unchanged; `CachedFunction` and
-`AsyncCachedFunction` give mypy the original ``ParamSpec``.
+The decorated object is an instance of a one-off class whose ``__call__`` is
+that specialised core; it carries the original's ``__wrapped__``, name,
+docstring and annotations (``inspect.signature`` and FastAPI's ``Depends``
+see the original), and `CachedFunction` / `AsyncCachedFunction` give mypy
+the original ``ParamSpec``.
 
-``self``/``cls`` never enter the key: wrapt hands the wrapper the bound
-instance separately, and the key builder of a bound call skips the first
-parameter.
+Why not ``wrapt``: its C ``FunctionWrapper.__call__`` hands a Python wrapper
+``(wrapped, instance, args, kwargs)``, which measured 670 ns per call — more
+than half of a whole memory hit. A class ``__call__`` costs about 120 ns.
+
+``self``/``cls`` never enter the key: the object is a descriptor, so a
+method access binds the instance (or class) by position through ``__get__``
+(never by guessing from the parameter's name), and the key builder of a
+bound call skips the first parameter.
 """
 
 from __future__ import annotations
