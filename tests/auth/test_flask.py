@@ -10,6 +10,8 @@ from typing import Any
 
 import flask
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from werkzeug.serving import make_server
 
 from tests.auth._tokens import SERVER_KEY, KeyPair, claims, hs_token
@@ -17,6 +19,7 @@ from tests.auth._users import Users
 from tests.auth.cases import bad_tokens
 from tests.auth.test_cached_user import _redis_url, _stored
 from wa_perfkit.auth import JWTVerifier
+from wa_perfkit.backends.memory import MemoryBackend
 from wa_perfkit.cache import Cache
 from wa_perfkit.integrations.flask.auth import FlaskCurrentUser, cached_user
 
@@ -151,3 +154,24 @@ class TestFlaskCurrentUser:
         current: FlaskCurrentUser[Any] = app[1]
         with app[0].test_request_context("/"), pytest.raises(RuntimeError, match="required"):
             _ = current.user
+
+
+class TestFlaskFuzz:
+    @settings(
+        max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    )
+    @given(
+        value=st.one_of(
+            st.text(max_size=200),
+            st.text(alphabet="abcXYZ019_-.= ", max_size=120).map(lambda t: "Bearer " + t),
+            st.binary(max_size=200).map(lambda b: "Bearer " + b.decode("latin-1")),
+        ).filter(lambda v: len(v.splitlines()) <= 1 and "\r" not in v and "\n" not in v)
+    )
+    def test_fuzzed_headers_never_500(self, verifier: JWTVerifier, value: str) -> None:
+        """Arbitrary Authorization values give Flask a 401, never a 500, and never load a user."""
+        users = Users()
+        app, _ = build_flask(users, verifier, Cache(MemoryBackend(), namespace="fuzz"))
+        response = app.test_client().get("/auth/me", headers={"Authorization": value})
+        assert response.status_code == 401
+        assert response.headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'
+        assert users.calls == 0
