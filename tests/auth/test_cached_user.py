@@ -392,3 +392,19 @@ class TestCrossProcessLock:
         assert {r["id"] for r in results} == {"mona"} and users.calls == 1
         for b in backends:
             await b.aclose()
+
+
+class TestUserStats:
+    async def test_each_request_counted_once(self, namespace: str, verifier: JWTVerifier) -> None:
+        """Concurrent first requests count one miss or one hit each, never both."""
+        users = Users()
+        users.delay = 0.05
+        current = CachedUser(
+            users.aload, verifier=verifier, cache=Cache(MemoryBackend(), namespace=namespace)
+        )
+        token = hs_token(claims(sub="nina"))
+        await asyncio.gather(*(current.aresolve(token) for _ in range(200)))
+        for _ in range(50):
+            await current.aresolve(token)
+        snap = current.stats()
+        assert snap.hits + snap.misses == 250 and snap.loads == 1 and snap.hits >= 50

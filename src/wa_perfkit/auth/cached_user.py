@@ -192,7 +192,7 @@ class CachedUser(Generic[U]):
             return self._run(self._miss(token, fp))
         return cast(U, self._lock.run(
             key,
-            lambda: self._fresh(self._read(key), key),
+            lambda: self._fresh(self._read(key), key, counted=False),
             lambda: self._run(self._miss(token, fp)),
         ))
 
@@ -202,7 +202,7 @@ class CachedUser(Generic[U]):
 
         async def check() -> Any:
             entry = self._read(key) if self._local else await self.cache.aread(key)
-            return self._fresh(entry, key)
+            return self._fresh(entry, key, counted=False)
 
         return cast(U, await self._lock.arun(
             key, check, lambda: self._arun(self._miss(token, fp))
@@ -214,12 +214,14 @@ class CachedUser(Generic[U]):
             raise InvalidToken("token too large")
         return self.fingerprint(token)
 
-    def _fresh(self, entry: Any, key: str) -> Any:
+    def _fresh(self, entry: Any, key: str, *, counted: bool = True) -> Any:
+        # ``counted=False`` inside a miss's flight: that request was counted a miss already.
         try:
             if entry["exp"] > self._clock():
-                self._stats.count_hit()
-                if current_trace() is not None or logger.isEnabledFor(DEBUG):
-                    note(self._stats.name, HIT, key)
+                if counted:
+                    self._stats.count_hit()
+                    if current_trace() is not None or logger.isEnabledFor(DEBUG):
+                        note(self._stats.name, HIT, key)
                 return entry["user"]
         except (TypeError, KeyError, IndexError):  # a foreign entry is a miss
             pass
@@ -239,7 +241,7 @@ class CachedUser(Generic[U]):
         # load finished must take its result, not load a second time.
         entry = yield ("get", key)
         if entry is not MISS:
-            user = self._fresh(entry, key)
+            user = self._fresh(entry, key, counted=False)
             if user is not MISS:
                 return cast(U, user)
         claims: dict[str, Any] = yield ("verify", token)
