@@ -95,8 +95,12 @@ class Cache:
         self._reads: dict[str, asyncio.Future[Any]] = {}  # full key -> the read in flight
         self._read_flight = ThreadFlight()  # the same, for threads
         # Decided once: an object backend is read directly, a byte backend through decode.
+        # A local byte store (MemoryBackend(copy=True)) promises each hit its own
+        # copy: its reads are never shared, and they cost no round trip anyway.
         self.read: Callable[[str], Any] = (
-            backend.get if backend.stores_objects else self._read_bytes
+            backend.get
+            if backend.stores_objects
+            else self._read_bytes_once if getattr(backend, "local", False) else self._read_bytes
         )
         if isinstance(backend, Peekable):  # tiered: L1 without I/O, then the guarded L2
             self.read = self._peek_then_read(backend.peek)

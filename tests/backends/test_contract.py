@@ -110,3 +110,28 @@ class TestMemoryBackend:
         cache.set("k", {"roles": ["admin"]}, 10)
         cache.get("k")["roles"].append("x")
         assert cache.get("k") == {"roles": ["admin"]}
+
+
+class TestCopyUnderThreads:
+    def test_copy_mode_hits_are_never_shared(self, namespace: str) -> None:
+        """Concurrent threads on a copy=True memory cache each get their own object."""
+        import threading
+
+        cache = Cache(MemoryBackend(copy=True), namespace=namespace)
+        cache.set("k", {"roles": ["admin"]}, 10)
+        seen: list[object] = []
+        barrier = threading.Barrier(16)
+
+        def worker() -> None:
+            barrier.wait()
+            for _ in range(50):
+                seen.append(cache.get("k"))
+
+        threads = [threading.Thread(target=worker) for _ in range(16)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(10)
+        # ``seen`` keeps every object alive, so distinct objects have distinct ids.
+        assert len(seen) == 800 and len({id(v) for v in seen}) == 800
+        assert all(v == {"roles": ["admin"]} for v in seen)
