@@ -408,3 +408,21 @@ class TestUserStats:
             await current.aresolve(token)
         snap = current.stats()
         assert snap.hits + snap.misses == 250 and snap.loads == 1 and snap.hits >= 50
+
+    def test_stats_carry_the_breaker_state(
+        self, redis_server: RedisServer, verifier: JWTVerifier
+    ) -> None:
+        """With Redis dead and the breaker open, the user cache's stats say so."""
+        users = Users()
+        backend = RedisBackend(redis_server.url)
+        current = CachedUser(
+            users.load, verifier=verifier, cache=Cache(backend, namespace="brk"),
+            server_key=SERVER_KEY,
+        )
+        token = hs_token(claims(sub="olga"))
+        assert current.stats().breaker_state == "closed"
+        redis_server.kill()
+        for _ in range(5):
+            current.resolve(token)
+        assert current.stats().breaker_state == "open"
+        backend.close()

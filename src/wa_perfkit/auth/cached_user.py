@@ -415,9 +415,11 @@ class CachedUser(Generic[U]):
 
     def stats(self) -> StatsSnapshot:
         """
-        Return hits, misses, loads and load errors of this user cache.
+        Return hits, misses, loads and load errors of this user cache, and its backend's
+        breaker state.
         """
-        return self._stats.snapshot()
+        breaker = getattr(self.cache.backend, "breaker", None)
+        return self._stats.snapshot(getattr(breaker, "state", "closed"))
 
 
 def _unverified_exp(token: str) -> float | None:
