@@ -95,12 +95,14 @@ class Cache:
         self._reads: dict[str, asyncio.Future[Any]] = {}  # full key -> the read in flight
         self._read_flight = ThreadFlight()  # the same, for threads
         # Decided once: an object backend is read directly, a byte backend through decode.
+        # In-process backends: reads never block and are never shared (decided once).
+        self._local = bool(getattr(backend, "local", False))
         # A local byte store (MemoryBackend(copy=True)) promises each hit its own
         # copy: its reads are never shared, and they cost no round trip anyway.
         self.read: Callable[[str], Any] = (
             backend.get
             if backend.stores_objects
-            else self._read_bytes_once if getattr(backend, "local", False) else self._read_bytes
+            else self._read_bytes_once if self._local else self._read_bytes
         )
         if isinstance(backend, Peekable):  # tiered: L1 without I/O, then the guarded L2
             self.read = self._peek_then_read(backend.peek)
@@ -205,7 +207,7 @@ class Cache:
         (and one decoded value): 500 requests arriving together for a cold or
         hot key send one ``GET``, not 500.
         """
-        if getattr(self.backend, "local", False):
+        if self._local:
             return await self._aread_once(full_key)
         pending = self._reads.get(full_key)
         loop = asyncio.get_running_loop()
