@@ -1,6 +1,7 @@
 """
-Helpers for testing code that uses wa_perfkit: a hand-moved clock and a
-backend wrapper that counts calls.
+Helpers for testing code that uses wa_perfkit: a hand-moved clock, a
+backend wrapper that counts calls, and the backend contract suite
+(`BackendContract`) to run against your own backend.
 
 ::
 
@@ -14,11 +15,18 @@ backend wrapper that counts calls.
 
 from __future__ import annotations
 
+import asyncio
 import collections
+import functools
 import inspect
+import threading
+import uuid
 from typing import Any
 
-__all__ = ["CountingBackend", "FakeClock"]
+from wa_perfkit.backends.base import MISS, Backend, PrefixClearable, TagIndex
+from wa_perfkit.cache import Cache
+
+__all__ = ["BackendContract", "CountingBackend", "FakeClock"]
 
 
 class FakeClock:
@@ -74,3 +82,215 @@ class CountingBackend:
             return attr(*args, **kwargs)
 
         return counted
+
+
+def _has(backend: Any, power: type) -> bool:
+    # An optional power (a runtime-checkable protocol); a plain bool keeps ``backend`` Any.
+    return isinstance(backend, power)
+
+
+def _payload(backend: Any, text: str) -> Any:
+    # What a backend stores: the object itself, or bytes (the cache encodes for byte backends).
+    return text if backend.stores_objects else text.encode()
+
+
+class BackendContract:
+    """
+    The backend contract as pytest tests: subclass it in a test module and give it two fixtures.
+
+    ``backend`` returns the backend under test (closed by your fixture); ``peer``
+    returns a second backend on the same storage — another process's view of it
+    (a second client of the same Redis), or ``backend`` itself for an in-process
+    store. Optional powers (`PrefixClearable`, `TagIndex`) are tested only when
+    the backend has them. The async tests need an asyncio plugin for pytest
+    (pytest-asyncio with ``asyncio_mode = "auto"``).
+
+    ::
+
+        class TestMyBackend(BackendContract):
+            @pytest.fixture(name="backend")
+            def fixture_backend(self) -> Iterator[MyBackend]:
+                backend = MyBackend(URL)
+                yield backend
+                backend.close()
+
+            @pytest.fixture(name="peer")
+            def fixture_peer(self) -> Iterator[MyBackend]:
+                ...
+
+    Every key the suite writes starts with a fresh random prefix and lives at
+    most 30 seconds, so the suite can run against a shared server.
+    """
+
+    @functools.cached_property
+    def prefix(self) -> str:
+        """A key prefix no other test uses (pytest builds one instance per test)."""
+        return f"wpk-contract-{uuid.uuid4().hex[:12]}"
+
+    def key(self, name: str) -> str:
+        """Return a full backend key of this test."""
+        return f"{self.prefix}:1:{name}"
+
+    def cache(self, backend: Any) -> Cache:
+        """Return a `Cache` on ``backend`` in this test's own namespace."""
+        return Cache(backend, namespace=self.prefix)
+
+    # -- the seven operations -------------------------------------------------
+
+    def test_implements_the_protocol(self, backend: Any) -> None:
+        """The backend is a `Backend` and says whether it stores objects or bytes."""
+        assert isinstance(backend, Backend)
+        assert isinstance(backend.stores_objects, bool)
+
+    def test_get_set_delete(self, backend: Any) -> None:
+        """A stored value is read back until deleted; a miss is `MISS`, never None."""
+        key = self.key("k")
+        assert backend.get(key) is MISS
+        backend.set(key, _payload(backend, "v"), 30)
+        assert backend.get(key) == _payload(backend, "v")
+        backend.set(key, _payload(backend, "w"), 30)
+        assert backend.get(key) == _payload(backend, "w")
+        assert backend.delete(key) is True
+        assert backend.delete(key) is False
+        assert backend.get(key) is MISS
+
+    def test_add_is_set_if_absent(self, backend: Any) -> None:
+        """``add`` stores only when the key holds nothing, and says so."""
+        key = self.key("a")
+        assert backend.add(key, _payload(backend, "1"), 30) is True
+        assert backend.add(key, _payload(backend, "2"), 30) is False
+        assert backend.get(key) == _payload(backend, "1")
+
+    def test_many(self, backend: Any) -> None:
+        """``get_many`` keeps order; ``delete_many`` counts what existed."""
+        keys = [self.key(f"m{i}") for i in range(3)]
+        backend.set(keys[0], _payload(backend, "0"), 30)
+        backend.set(keys[2], _payload(backend, "2"), 30)
+        assert backend.get_many(keys) == [_payload(backend, "0"), MISS, _payload(backend, "2")]
+        assert backend.get_many([]) == []
+        assert backend.delete_many(keys) == 2
+        assert backend.get_many(keys) == [MISS, MISS, MISS]
+
+    def test_bytes_round_trip(self, backend: Any) -> None:
+        """Any bytes a serializer may produce come back identical (NUL, non-UTF-8, 1 MB)."""
+        if backend.stores_objects:
+            return
+        for i, data in enumerate((b"", b"\x00\xff\xfe", bytes(range(256)), b"x" * 1_000_000)):
+            backend.set(self.key(f"b{i}"), data, 30)
+            assert backend.get(self.key(f"b{i}")) == data
+
+    async def test_async_twins(self, backend: Any) -> None:
+        """The ``a``-prefixed twins behave as the sync methods."""
+        key = self.key("ak")
+        assert await backend.aget(key) is MISS
+        await backend.aset(key, _payload(backend, "v"), 30)
+        assert await backend.aget(key) == _payload(backend, "v")
+        assert await backend.aadd(key, _payload(backend, "w"), 30) is False
+        assert await backend.aadd(key + "n", _payload(backend, "n"), 30) is True
+        assert await backend.aget_many([key, key + "x"]) == [_payload(backend, "v"), MISS]
+        assert await backend.adelete_many([key, key + "x", key + "n"]) == 2
+        assert await backend.adelete(key) is False
+
+    def test_peer_sees_writes_and_deletes(self, backend: Any, peer: Any) -> None:
+        """What one instance stores or deletes, the other one reads."""
+        key = self.key("shared")
+        backend.set(key, _payload(backend, "v"), 30)
+        assert peer.get(key) == _payload(peer, "v")
+        assert peer.delete(key) is True
+        assert backend.get(key) is MISS
+
+    # -- optional powers --------------------------------------------------------
+
+    def test_clear_prefix_spares_other_keys(self, backend: Any) -> None:
+        """``clear_prefix`` removes its prefix only, glob characters included."""
+        if not _has(backend, PrefixClearable):
+            return
+        backend.set(self.key("a*:1"), _payload(backend, "x"), 30)
+        backend.set(self.key("a*:2"), _payload(backend, "x"), 30)
+        backend.set(self.key("ab:1"), _payload(backend, "y"), 30)
+        assert backend.clear_prefix(self.key("a*:")) == 2
+        assert backend.get(self.key("ab:1")) == _payload(backend, "y")
+        assert backend.get(self.key("a*:1")) is MISS
+
+    async def test_async_clear_prefix(self, backend: Any) -> None:
+        """``aclear_prefix`` is the twin of ``clear_prefix``."""
+        if not _has(backend, PrefixClearable):
+            return
+        backend.set(self.key("c:1"), _payload(backend, "x"), 30)
+        assert await backend.aclear_prefix(self.key("c:")) == 1
+        assert backend.get(self.key("c:1")) is MISS
+
+    def test_tags(self, backend: Any) -> None:
+        """``pop_tag`` returns every key recorded under a tag, once."""
+        if not _has(backend, TagIndex):
+            return
+        tag = self.key("__tag__:t")
+        backend.tag_keys(tag, [self.key("1"), self.key("2")], 30)
+        backend.tag_keys(tag, [self.key("3")], 30)
+        assert sorted(backend.pop_tag(tag)) == [self.key(i) for i in "123"]
+        assert backend.pop_tag(tag) == []
+
+    async def test_async_tags(self, backend: Any) -> None:
+        """``atag_keys``/``apop_tag`` are the twins of the sync tag methods."""
+        if not _has(backend, TagIndex):
+            return
+        tag = self.key("__tag__:at")
+        await backend.atag_keys(tag, [self.key("1")], 30)
+        assert await backend.apop_tag(tag) == [self.key("1")]
+        assert await backend.apop_tag(tag) == []
+
+    # -- through a Cache ------------------------------------------------------
+
+    def test_cache_round_trips_values(self, backend: Any) -> None:
+        """A `Cache` on the backend returns equal values of the same type."""
+        cache = self.cache(backend)
+        values = {"d": {"a": [1, 2.5, None, True]}, "t": (1, "x"), "s": "é", "n": None, "i": 2**70}
+        for key, value in values.items():
+            assert cache.set(key, value, 30) is True
+            got = cache.get(key)
+            assert got == value and type(got) is type(value)
+
+    def test_cache_single_flight_under_threads(self, backend: Any) -> None:
+        """16 threads missing one key together run the loader once."""
+        cache = self.cache(backend)
+        barrier, runs = threading.Barrier(16), []
+
+        def loader() -> str:
+            runs.append(1)
+            return "v"
+
+        def call() -> None:
+            barrier.wait(10)
+            assert cache.get_or_load("k", loader, 30) == "v"
+
+        threads = [threading.Thread(target=call) for _ in range(16)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+        assert len(runs) == 1
+
+    async def test_cache_single_flight_under_tasks(self, backend: Any) -> None:
+        """100 tasks missing one key together run the loader once."""
+        cache = self.cache(backend)
+        runs = []
+
+        async def loader() -> str:
+            runs.append(1)
+            await asyncio.sleep(0)
+            return "v"
+
+        results = await asyncio.gather(*(cache.aget_or_load("k", loader, 30) for _ in range(100)))
+        assert results == ["v"] * 100 and len(runs) == 1
+
+    def test_cache_tags_and_clear(self, backend: Any, peer: Any) -> None:
+        """Tag invalidation and clear on one instance remove the entries for both."""
+        if not (_has(backend, TagIndex) and _has(backend, PrefixClearable)):
+            return
+        cache, other = self.cache(backend), self.cache(peer)
+        cache.set("a", 1, 30, tags=["t"])
+        cache.set("b", 2, 30)
+        assert other.invalidate_tags("t") == 1
+        assert cache.get("a") is MISS and cache.get("b") == 2
+        assert other.clear() >= 1
+        assert cache.get("b") is MISS

@@ -1,81 +1,99 @@
 """
-The backend contract, run over every backend (memory and real Redis).
+The shipped contract suite (`wa_perfkit.testing.BackendContract`) over every backend.
+
+Each class gives the suite a backend and a peer: a second instance on the same
+storage (the same object for memory, a second client for Redis, a second
+tiered backend with its own L1 on the same Redis).
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import AsyncIterator
+
 import pytest
 
+from tests.cluster_services import Cluster
 from tests.conftest import FakeClock
-from wa_perfkit.backends.base import MISS, Backend, PrefixClearable, TagIndex
+from wa_perfkit.backends.base import MISS
 from wa_perfkit.backends.memory import MemoryBackend
+from wa_perfkit.backends.redis import RedisBackend
+from wa_perfkit.backends.tiered import TieredBackend
 from wa_perfkit.cache import Cache
+from wa_perfkit.testing import BackendContract
 
 
-def _value(backend: Backend, text: str) -> object:
-    return text if backend.stores_objects else text.encode()
+async def _closed(backend: RedisBackend | TieredBackend) -> None:
+    backend.close()
+    await backend.aclose()
 
 
-class TestBackendContract:
-    def test_implements_protocols(self, backend: Backend) -> None:
-        """Every shipped backend implements the contract and the optional powers."""
-        assert isinstance(backend, Backend)
-        assert isinstance(backend, PrefixClearable)
-        assert isinstance(backend, TagIndex)
+class TestMemory(BackendContract):
+    @pytest.fixture(name="backend")
+    def fixture_backend(self) -> MemoryBackend:
+        return MemoryBackend(maxsize=1000)
 
-    def test_get_set_delete(self, backend: Backend, namespace: str) -> None:
-        """A stored value is read back until deleted; a miss is MISS, never None."""
-        key = f"{namespace}:k"
-        assert backend.get(key) is MISS
-        backend.set(key, _value(backend, "v"), 10)
-        assert backend.get(key) == _value(backend, "v")
-        assert backend.delete(key) is True
-        assert backend.delete(key) is False
-        assert backend.get(key) is MISS
+    @pytest.fixture(name="peer")
+    def fixture_peer(self, backend: MemoryBackend) -> MemoryBackend:
+        return backend
 
-    async def test_async_twins(self, backend: Backend, namespace: str) -> None:
-        """The a-prefixed twins behave as the sync methods."""
-        key = f"{namespace}:ak"
-        assert await backend.aget(key) is MISS
-        await backend.aset(key, _value(backend, "v"), 10)
-        assert await backend.aget(key) == _value(backend, "v")
-        assert await backend.aadd(key, _value(backend, "w"), 10) is False
-        assert await backend.aget_many([key, key + "x"]) == [_value(backend, "v"), MISS]
-        assert await backend.adelete_many([key, key + "x"]) == 1
-        assert await backend.adelete(key) is False
 
-    def test_add_is_set_if_absent(self, backend: Backend, namespace: str) -> None:
-        """add stores only when the key is absent."""
-        key = f"{namespace}:a"
-        assert backend.add(key, _value(backend, "1"), 10) is True
-        assert backend.add(key, _value(backend, "2"), 10) is False
-        assert backend.get(key) == _value(backend, "1")
+class TestMemoryCopy(BackendContract):
+    @pytest.fixture(name="backend")
+    def fixture_backend(self) -> MemoryBackend:
+        return MemoryBackend(maxsize=1000, copy=True)
 
-    def test_many(self, backend: Backend, namespace: str) -> None:
-        """get_many and delete_many keep order and count what existed."""
-        keys = [f"{namespace}:m{i}" for i in range(3)]
-        backend.set(keys[0], _value(backend, "0"), 10)
-        backend.set(keys[2], _value(backend, "2"), 10)
-        assert backend.get_many(keys) == [_value(backend, "0"), MISS, _value(backend, "2")]
-        assert backend.get_many([]) == []
-        assert backend.delete_many(keys) == 2
+    @pytest.fixture(name="peer")
+    def fixture_peer(self, backend: MemoryBackend) -> MemoryBackend:
+        return backend
 
-    def test_clear_prefix_spares_other_keys(self, backend: Backend, namespace: str) -> None:
-        """clear_prefix removes its prefix only."""
-        assert isinstance(backend, PrefixClearable)
-        backend.set(f"{namespace}:a:1", _value(backend, "x"), 10)
-        backend.set(f"{namespace}:b:1", _value(backend, "y"), 10)
-        assert backend.clear_prefix(f"{namespace}:a:") == 1
-        assert backend.get(f"{namespace}:b:1") == _value(backend, "y")
 
-    def test_tags(self, backend: Backend, namespace: str) -> None:
-        """pop_tag returns every key recorded under the tag, once."""
-        assert isinstance(backend, TagIndex)
-        tag = f"{namespace}:__tag__:t"
-        backend.tag_keys(tag, [f"{namespace}:1", f"{namespace}:2"], 10)
-        backend.tag_keys(tag, [f"{namespace}:3"], 10)
-        assert sorted(backend.pop_tag(tag)) == [f"{namespace}:{i}" for i in (1, 2, 3)]
-        assert backend.pop_tag(tag) == []
+class TestRedis(BackendContract):
+    @pytest.fixture(name="backend")
+    async def fixture_backend(self, redis_url: str) -> AsyncIterator[RedisBackend]:
+        backend = RedisBackend(redis_url)
+        yield backend
+        await _closed(backend)
+
+    @pytest.fixture(name="peer")
+    async def fixture_peer(self, redis_url: str) -> AsyncIterator[RedisBackend]:
+        backend = RedisBackend(redis_url)
+        yield backend
+        await _closed(backend)
+
+
+def _tiered(url: str) -> TieredBackend:
+    backend = TieredBackend(MemoryBackend(1000), RedisBackend(url))
+    assert backend.wait_ready()
+    return backend
+
+
+class TestTiered(BackendContract):
+    @pytest.fixture(name="backend")
+    async def fixture_backend(self, redis_url: str) -> AsyncIterator[TieredBackend]:
+        backend = _tiered(redis_url)
+        yield backend
+        await _closed(backend)
+
+    @pytest.fixture(name="peer")
+    async def fixture_peer(self, redis_url: str) -> AsyncIterator[TieredBackend]:
+        backend = _tiered(redis_url)
+        yield backend
+        await _closed(backend)
+
+
+class TestCluster(BackendContract):
+    @pytest.fixture(name="backend")
+    async def fixture_backend(self, cluster: Cluster) -> AsyncIterator[RedisBackend]:
+        backend = RedisBackend(cluster.url, cluster=True)
+        yield backend
+        await _closed(backend)
+
+    @pytest.fixture(name="peer")
+    async def fixture_peer(self, cluster: Cluster) -> AsyncIterator[RedisBackend]:
+        backend = RedisBackend(cluster.url, cluster=True)
+        yield backend
+        await _closed(backend)
 
 
 class TestMemoryBackend:
@@ -111,12 +129,8 @@ class TestMemoryBackend:
         cache.get("k")["roles"].append("x")
         assert cache.get("k") == {"roles": ["admin"]}
 
-
-class TestCopyUnderThreads:
     def test_copy_mode_hits_are_never_shared(self, namespace: str) -> None:
         """Concurrent threads on a copy=True memory cache each get their own object."""
-        import threading
-
         cache = Cache(MemoryBackend(copy=True), namespace=namespace)
         cache.set("k", {"roles": ["admin"]}, 10)
         seen: list[object] = []
