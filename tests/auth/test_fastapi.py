@@ -18,7 +18,7 @@ from tests.auth._apps import build_app
 from tests.auth._tokens import SERVER_KEY, KeyPair, claims, hs_token, signed
 from tests.auth._users import Users
 from tests.auth.cases import bad_tokens
-from tests.auth.test_cached_user import _redis_url, _stored
+from tests.auth.test_user_cache import _redis_url, _stored
 from tests.services import RedisServer
 from wa_perfkit.auth import JWTVerifier
 from wa_perfkit.backends.memory import MemoryBackend

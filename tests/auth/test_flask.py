@@ -17,7 +17,7 @@ from werkzeug.serving import make_server
 from tests.auth._tokens import SERVER_KEY, KeyPair, claims, hs_token
 from tests.auth._users import Users
 from tests.auth.cases import bad_tokens
-from tests.auth.test_cached_user import _redis_url, _stored
+from tests.auth.test_user_cache import _redis_url, _stored
 from wa_perfkit.auth import JWTVerifier
 from wa_perfkit.backends.memory import MemoryBackend
 from wa_perfkit.cache import Cache

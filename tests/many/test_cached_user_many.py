@@ -19,7 +19,7 @@ from tests.auth.conftest import (  # noqa: F401  (fixtures the imported tests us
     fixture_users,
     fixture_verifier,
 )
-from tests.auth.test_cached_user import TestCachedUser  # noqa: F401  (collected again here)
+from tests.auth.test_user_cache import TestCachedUser  # noqa: F401  (collected again here)
 from tests.cluster_services import Cluster
 from wa_perfkit.backends.memory import MemoryBackend
 from wa_perfkit.backends.redis import RedisBackend

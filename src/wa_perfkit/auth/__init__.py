@@ -1,15 +1,18 @@
 """
-Authentication: verified, HMAC-keyed, ``exp``-bounded user cache (DESIGN §4).
+Authentication: verified, HMAC-keyed, ``exp``-bounded user cache.
 
 `JWTVerifier` checks tokens; `CachedUser` turns a token into a user through a
-`wa_perfkit.cache.Cache`. The FastAPI and Flask adapters live in
-``wa_perfkit.integrations.fastapi.auth`` and ``wa_perfkit.integrations.flask.auth``.
+`wa_perfkit.cache.Cache`. The FastAPI and Flask adapters, each with its own
+``cached_user``, live in ``wa_perfkit.integrations.fastapi.auth`` and
+``wa_perfkit.integrations.flask.auth``.
 """
 
+from typing import Any
+
 from wa_perfkit.auth.bearer import bearer_token
-from wa_perfkit.auth.cached_user import CachedUser
 from wa_perfkit.auth.fingerprint import Fingerprinter
 from wa_perfkit.auth.jwks import JWKSCache, KeySetUnavailable
+from wa_perfkit.auth.user_cache import CachedUser
 from wa_perfkit.auth.verifier import JWTVerifier
 
 __all__ = [
@@ -20,3 +23,16 @@ __all__ = [
     "Fingerprinter",
     "bearer_token",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # ``cached_user`` is framework-specific: fail at the import with the right path,
+    # not later with "'module' object is not callable". ImportError, not AttributeError,
+    # so that ``from wa_perfkit.auth import cached_user`` shows this message.
+    if name == "cached_user":
+        raise ImportError(
+            "cached_user depends on your web framework: "
+            "from wa_perfkit.integrations.fastapi.auth import cached_user "
+            "(or wa_perfkit.integrations.flask.auth)"
+        )
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

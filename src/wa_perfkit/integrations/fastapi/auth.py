@@ -35,8 +35,8 @@ from fastapi.security.base import SecurityBase
 from wa_perfkit._log import logger
 from wa_perfkit._secret import Secret
 from wa_perfkit.auth.bearer import WWW_AUTHENTICATE, WWW_AUTHENTICATE_FORBIDDEN, bearer_token
-from wa_perfkit.auth.cached_user import CachedUser
 from wa_perfkit.auth.roles import RolesOf
+from wa_perfkit.auth.user_cache import CachedUser
 from wa_perfkit.auth.verifier import JWTVerifier
 from wa_perfkit.cache import Cache
 from wa_perfkit.errors import AuthError, Forbidden, InvalidToken
