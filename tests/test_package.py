@@ -16,6 +16,7 @@ EXPECTED = {
     "Codec", "JsonSerializer", "dataclass_codec", "pydantic_codec", "WaPerfkitError",
     "ConfigurationError", "BackendError", "SerializationError", "AuthError", "InvalidToken",
     "InvalidCursor", "JWTVerifier", "CachedUser", "TieredBackend",
+    "Secret", "CircuitBreaker", "RedisLock", "LockStore", "MissingExtra",
 }
 
 

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from wa_perfkit._breaker import CircuitBreaker
+from wa_perfkit._lock import LockStore, RedisLock
+from wa_perfkit._secret import Secret
 from wa_perfkit._version import __version__
 from wa_perfkit.auth import CachedUser, JWTVerifier
 from wa_perfkit.backends.base import MISS, Backend
@@ -21,6 +24,7 @@ from wa_perfkit.errors import (
     ConfigurationError,
     InvalidCursor,
     InvalidToken,
+    MissingExtra,
     SerializationError,
     WaPerfkitError,
 )
@@ -43,14 +47,18 @@ __all__ = [
     "ttl_repository",
     "CachedFunction",
     "AsyncCachedFunction",
-    # auth (framework adapters: wa_perfkit.integrations.fastapi.auth / .flask.auth)
+    # auth (framework adapters: wa_perfkit.fastapi / wa_perfkit.flask)
     "JWTVerifier",
     "CachedUser",
+    "Secret",
     # backends
     "Backend",
     "MemoryBackend",
     "RedisBackend",
     "TieredBackend",
+    "CircuitBreaker",
+    "RedisLock",
+    "LockStore",
     # values
     "Codec",
     "JsonSerializer",
@@ -59,6 +67,7 @@ __all__ = [
     # errors
     "WaPerfkitError",
     "ConfigurationError",
+    "MissingExtra",
     "BackendError",
     "SerializationError",
     "AuthError",
@@ -77,6 +86,7 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'wa_perfkit' has no attribute {name!r}")
-    import importlib
+    from wa_perfkit._extras import require
 
-    return getattr(importlib.import_module(module), name)
+    require("redis", "redis")
+    return getattr(require(module, "redis"), name)

@@ -25,19 +25,21 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from functools import partial
 from typing import Any, TypeVar
 
+from wa_perfkit import config
 from wa_perfkit._log import RateLimitedWarning
 from wa_perfkit._readthrough import ReadThrough
 from wa_perfkit._singleflight import ThreadFlight
 from wa_perfkit.backends.base import MISS, Backend, PrefixClearable, TagIndex
 from wa_perfkit.backends.hooks import Peekable, SerializerAware
+from wa_perfkit.backends.null import NullBackend
 from wa_perfkit.errors import BackendError, ConfigurationError, SerializationError
 from wa_perfkit.keys import MAX_PLAIN_LENGTH, digest
 from wa_perfkit.metrics import Stats, StatsSnapshot, total
-from wa_perfkit.policy import Policy
+from wa_perfkit.policy import Duration, Policy, seconds
 from wa_perfkit.serialization import JsonSerializer, Serializer
 
 __all__ = ["Cache"]
@@ -60,9 +62,17 @@ class Cache:
         serializer: encodes values for byte backends; `JsonSerializer` by default.
         name: the name in stats, logs and metrics; defaults to ``namespace``.
         clock: wall clock in seconds since the epoch (injectable for tests).
+        enabled: False turns caching off: nothing is stored, every read is a
+            miss, so every call runs its loader (the backend is never used).
+            None (the default) reads ``WA_PERFKIT_CACHE_DISABLED`` once, here:
+            ``1``, ``true``, ``yes`` or ``on`` disable the cache.
 
     Raises:
-        ConfigurationError: the namespace or version contains ``:`` or is empty.
+        ConfigurationError: ``backend`` is not a backend (a URL string: use
+            `Cache.from_url`), or the namespace or version contains ``:`` or is empty.
+
+    A cache can also be built from a URL (`from_url`) or from environment
+    variables (`from_env`).
     """
 
     def __init__(
@@ -74,11 +84,16 @@ class Cache:
         serializer: Serializer | None = None,
         name: str | None = None,
         clock: Callable[[], float] = time.time,
+        enabled: bool | None = None,
     ) -> None:
+        _check_backend(backend)
         version = str(version)
         for label, value in (("namespace", namespace), ("version", version)):
-            if not value or ":" in value:
+            if not isinstance(value, str) or not value or ":" in value:
                 raise ConfigurationError(f"{label} must be non-empty, without ':': {value!r}")
+        self.enabled = config.enabled_from_env() if enabled is None else bool(enabled)
+        if not self.enabled:
+            backend = NullBackend()
         self.backend = backend
         self.namespace = namespace
         self.version = version
@@ -116,6 +131,92 @@ class Cache:
 
     def __repr__(self) -> str:
         return f"Cache({self.backend!r}, namespace={self.namespace!r}, version={self.version!r})"
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        *,
+        namespace: str = "wa_perfkit",
+        version: str | int = 1,
+        serializer: Serializer | None = None,
+        name: str | None = None,
+        enabled: bool | None = None,
+        **options: Any,
+    ) -> Cache:
+        """
+        Build a cache from a URL.
+
+        ```python
+        from wa_perfkit import Cache
+
+        cache = Cache.from_url("memory://?maxsize=1000", namespace="inbox")
+        ```
+
+        | URL | Backend |
+        |---|---|
+        | ``memory://`` (``?maxsize=N``) | `MemoryBackend` (this process only) |
+        | ``redis://host:6379/0``, ``rediss://...`` (TLS), ``unix:///path`` | `RedisBackend` |
+        | ``redis+cluster://host:7000``, ``rediss+cluster://...`` | `RedisBackend` on a cluster |
+        | ``null://`` | nothing stored: every call runs its loader |
+
+        Args:
+            url: where the entries live; redis-py reads the query string of a
+                Redis URL (e.g. ``?socket_timeout=0.5``).
+            namespace: see `Cache`.
+            version: see `Cache`.
+            serializer: see `Cache`.
+            name: see `Cache`.
+            enabled: see `Cache`.
+            **options: keyword arguments of the backend (`MemoryBackend` or
+                `RedisBackend`), e.g. ``socket_timeout=0.5``.
+
+        Returns:
+            The cache.
+
+        Raises:
+            ConfigurationError: an unknown scheme or a bad option.
+            MissingExtra: a Redis URL without ``wa-perfkit[redis]`` installed.
+        """
+        return cls(
+            config.backend_from_url(url, **options), namespace=namespace, version=version,
+            serializer=serializer, name=name, enabled=enabled,
+        )
+
+    @classmethod
+    def from_env(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        *,
+        serializer: Serializer | None = None,
+        **options: Any,
+    ) -> Cache:
+        """
+        Build a cache from ``WA_PERFKIT_*`` environment variables.
+
+        - ``WA_PERFKIT_CACHE_URL``: a `from_url` URL; when it is unset,
+          ``WA_PERFKIT_REDIS_URL``; when both are, ``memory://``.
+        - ``WA_PERFKIT_NAMESPACE``: the namespace (``wa_perfkit``).
+        - ``WA_PERFKIT_CACHE_VERSION``: the version (``1``).
+        - ``WA_PERFKIT_CACHE_DISABLED``: ``1`` turns caching off.
+
+        Args:
+            environ: where to read the variables; ``os.environ`` by default.
+            serializer: see `Cache`.
+            **options: keyword arguments of the backend, as in `from_url`.
+
+        Returns:
+            The cache.
+
+        Raises:
+            ConfigurationError: a variable holds a bad value.
+            MissingExtra: a Redis URL without ``wa-perfkit[redis]`` installed.
+        """
+        settings = config.CacheSettings.from_env(environ)
+        return cls.from_url(
+            settings.url, namespace=settings.namespace, version=settings.version,
+            serializer=serializer, enabled=settings.enabled, **options,
+        )
 
     # -- keys -----------------------------------------------------------------
 
@@ -252,23 +353,23 @@ class Cache:
 
     # -- writes ---------------------------------------------------------------
 
-    def set(self, key: str, value: Any, ttl: float, *, tags: Iterable[str] = ()) -> bool:
+    def set(self, key: str, value: Any, ttl: Duration, *, tags: Iterable[str] = ()) -> bool:
         """
-        Store ``value`` under ``key`` for ``ttl`` seconds, indexed under ``tags``.
+        Store ``value`` under ``key`` for ``ttl`` (seconds or a timedelta), indexed under ``tags``.
 
         Returns:
             True if stored; False if the value could not be encoded or the backend
             failed (both are logged and counted, never raised).
         """
-        return self.write(self.full_key(key), value, ttl, tuple(tags))
+        return self.write(self.full_key(key), value, _seconds(ttl), tuple(tags))
 
-    async def aset(self, key: str, value: Any, ttl: float, *, tags: Iterable[str] = ()) -> bool:
+    async def aset(self, key: str, value: Any, ttl: Duration, *, tags: Iterable[str] = ()) -> bool:
         """
         Async twin of `set`.
         """
-        return await self.awrite(self.full_key(key), value, ttl, tuple(tags))
+        return await self.awrite(self.full_key(key), value, _seconds(ttl), tuple(tags))
 
-    def add(self, key: str, value: Any, ttl: float) -> bool:
+    def add(self, key: str, value: Any, ttl: Duration) -> bool:
         """
         Store ``value`` only if ``key`` holds nothing; True if this call stored it.
 
@@ -280,13 +381,13 @@ class Cache:
                 cannot degrade silently, so the caller decides.
             SerializationError: ``value`` cannot be encoded.
         """
-        return self.backend.add(self.full_key(key), self._encode(value), ttl)
+        return self.backend.add(self.full_key(key), self._encode(value), _seconds(ttl))
 
-    async def aadd(self, key: str, value: Any, ttl: float) -> bool:
+    async def aadd(self, key: str, value: Any, ttl: Duration) -> bool:
         """
         Async twin of `add`.
         """
-        return await self.backend.aadd(self.full_key(key), self._encode(value), ttl)
+        return await self.backend.aadd(self.full_key(key), self._encode(value), _seconds(ttl))
 
     def delete(self, key: str) -> bool:
         """
@@ -410,7 +511,7 @@ class Cache:
         self,
         key: str,
         loader: Callable[[], T],
-        ttl: float | Policy,
+        ttl: Duration | Policy,
         *,
         tags: Iterable[str] = (),
     ) -> T:
@@ -423,7 +524,8 @@ class Cache:
         Args:
             key: the key, relative to this cache's namespace.
             loader: computes the value on a miss.
-            ttl: seconds, or a `Policy` for jitter, stale-while-revalidate, cache_none.
+            ttl: seconds or a timedelta, or a `Policy` for jitter,
+                stale-while-revalidate, cache_none.
             tags: tags to index the entry under.
         """
         policy = ttl if isinstance(ttl, Policy) else Policy(ttl)
@@ -433,7 +535,7 @@ class Cache:
         self,
         key: str,
         loader: Callable[[], Awaitable[T]],
-        ttl: float | Policy,
+        ttl: Duration | Policy,
         *,
         tags: Iterable[str] = (),
     ) -> T:
@@ -528,3 +630,20 @@ class Cache:
             raise ConfigurationError(f"{type(self.backend).__name__} cannot clear by prefix")
         return self.backend
 
+
+def _seconds(ttl: Duration) -> float:
+    # The common case (a number) costs one type check; anything else is converted or refused.
+    return ttl if type(ttl) is float or type(ttl) is int else seconds(ttl)
+
+
+def _check_backend(backend: object) -> None:
+    if isinstance(backend, str):
+        raise ConfigurationError(
+            f"Cache() takes a backend, not the URL {config.redact(backend)!r}: "
+            "use Cache.from_url(url), or Cache(RedisBackend(url))"
+        )
+    if not all(hasattr(backend, attr) for attr in ("stores_objects", "get", "set", "aget")):
+        raise ConfigurationError(
+            f"Cache() takes a backend (MemoryBackend(), RedisBackend(url), ...), "
+            f"not {type(backend).__name__}"
+        )

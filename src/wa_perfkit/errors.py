@@ -6,7 +6,8 @@ Everything the library raises on purpose derives from `WaPerfkitError`, so
 
     WaPerfkitError
     ├── ConfigurationError          bad arguments at construction/decoration time
-    │   └── KeyTemplateError        a key or tag template names an unknown argument
+    │   ├── KeyTemplateError        a key or tag template names an unknown argument
+    │   └── MissingExtra            an optional dependency is not installed (also an ImportError)
     ├── BackendError                a cache backend failed (wraps the driver error)
     │   └── BackendUnavailable      the circuit breaker is open; the call was not tried
     ├── SerializationError          a value cannot be encoded, or an entry cannot be decoded
@@ -45,6 +46,7 @@ __all__ = [
     "InvalidToken",
     "KeySetUnavailable",
     "KeyTemplateError",
+    "MissingExtra",
     "PaginationError",
     "PayloadTooLarge",
     "SQLToolkitError",
@@ -80,6 +82,26 @@ class KeyTemplateError(ConfigurationError):
         super().__init__(f"template {template!r} names unknown argument {field!r}")
         self.template = template
         self.field = field
+
+
+class MissingExtra(ConfigurationError, ImportError):
+    """
+    A feature needs an optional dependency that is not installed.
+
+    The message names the command that fixes it, e.g.
+    ``pip install 'wa-perfkit[redis]'``. It is also an `ImportError`, so code
+    that guards an optional import with ``except ImportError`` keeps working.
+
+    Attributes:
+        extra: the wa-perfkit extra that provides the dependency.
+        module: the module that could not be imported.
+    """
+
+    def __init__(self, extra: str, module: str) -> None:
+        super().__init__(f"{module!r} is not installed: pip install 'wa-perfkit[{extra}]'")
+        self.name = module  # ImportError's attribute
+        self.extra = extra
+        self.module = module
 
 
 class BackendError(WaPerfkitError):

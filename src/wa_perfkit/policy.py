@@ -15,12 +15,17 @@ it, it is served stale while one refresh runs.
 from __future__ import annotations
 
 import dataclasses
+import math
 import random
-from typing import Any
+from datetime import timedelta
+from typing import Any, TypeAlias
 
 from wa_perfkit.errors import ConfigurationError
 
-__all__ = ["FRESH", "STALE", "Policy"]
+__all__ = ["FRESH", "STALE", "Duration", "Policy", "seconds"]
+
+#: A length of time: seconds (``int`` or ``float``) or a `datetime.timedelta`.
+Duration: TypeAlias = float | timedelta
 
 FRESH, STALE = True, False
 
@@ -28,10 +33,39 @@ FRESH, STALE = True, False
 _STALE_PAIR_LEN = 2
 
 
-@dataclasses.dataclass(frozen=True)
+def seconds(value: Duration, name: str = "ttl") -> float:
+    """
+    Return ``value`` in seconds: a number as is, a `datetime.timedelta` converted.
+
+    Args:
+        value: seconds or a `datetime.timedelta`.
+        name: the argument's name, for the error message.
+
+    Returns:
+        The duration in seconds, as a float.
+
+    Raises:
+        ConfigurationError: ``value`` is neither a number nor a timedelta (a
+            ``bool`` or a string too), or is not finite.
+    """
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not math.isfinite(value):
+            raise ConfigurationError(f"{name} must be finite, not {value!r}")
+        return float(value)
+    raise ConfigurationError(
+        f"{name} must be seconds (int or float) or a datetime.timedelta, "
+        f"not {type(value).__name__} {value!r}"
+    )
+
+
+@dataclasses.dataclass(frozen=True, init=False)
 class Policy:
     """
     How one cached function (or one `Cache.get_or_load` call) stores its values.
+
+    Every duration is seconds or a `datetime.timedelta` (stored as seconds).
 
     Args:
         ttl: seconds a value is fresh.
@@ -53,6 +87,24 @@ class Policy:
     stale_ttl: float = 0.0
     cache_none: bool = False
     none_ttl: float | None = None
+
+    def __init__(
+        self,
+        ttl: Duration,
+        jitter: float = 0.0,
+        stale_ttl: Duration = 0.0,
+        cache_none: bool = False,
+        none_ttl: Duration | None = None,
+    ) -> None:
+        set_field = object.__setattr__  # frozen: the only writes happen here
+        set_field(self, "ttl", seconds(ttl))
+        if isinstance(jitter, timedelta):
+            raise ConfigurationError(f"jitter is a fraction of ttl in [0, 1), not {jitter!r}")
+        set_field(self, "jitter", seconds(jitter, "jitter"))
+        set_field(self, "stale_ttl", seconds(stale_ttl, "stale_ttl"))
+        set_field(self, "cache_none", bool(cache_none))
+        set_field(self, "none_ttl", None if none_ttl is None else seconds(none_ttl, "none_ttl"))
+        self.__post_init__()
 
     def __post_init__(self) -> None:
         if not self.ttl > 0:

@@ -48,7 +48,7 @@ from wa_perfkit.errors import ConfigurationError
 from wa_perfkit.keys import KeyBuilder, check_template
 from wa_perfkit.metrics import StatsSnapshot
 from wa_perfkit.observe import HIT, current_trace, note
-from wa_perfkit.policy import Policy
+from wa_perfkit.policy import Duration, Policy, seconds
 
 __all__ = ["AsyncCachedFunction", "CachedFunction", "ttl_repository"]
 
@@ -346,21 +346,23 @@ def _make_cached(raw: Any, spec: _Spec) -> _Cached:
 
 
 def ttl_repository(
-    ttl: float,
+    ttl: Duration,
     *,
     cache: Cache,
     key: str | None = None,
     tags: Sequence[str] = (),
     cache_none: bool = False,
-    none_ttl: float | None = None,
-    stale_ttl: float = 0.0,
+    none_ttl: Duration | None = None,
+    stale_ttl: Duration = 0.0,
     jitter: float = 0.0,
     name: str | None = None,
     lock: bool = False,
-    lock_ttl: float = 10.0,
+    lock_ttl: Duration = 10.0,
 ) -> _Decorator:
     """
     Cache a sync or async function's results for ``ttl`` seconds.
+
+    Every duration is seconds or a `datetime.timedelta`.
 
     Args:
         ttl: seconds a result stays fresh.
@@ -376,7 +378,7 @@ def ttl_repository(
         jitter: shorten each TTL by a random fraction up to this value.
         name: the name in stats and metrics; defaults to ``module.qualname``.
         lock: also run the loader once across processes on a miss (a Redis
-            lock, `wa_perfkit._lock`); on a backend without shared storage
+            lock, `wa_perfkit.RedisLock`); on a backend without shared storage
             (memory) the per-process single-flight already is the whole story.
         lock_ttl: seconds a lock lives: the longest a crashed loader blocks
             the others. Keep it above the loader's usual duration.
@@ -396,6 +398,7 @@ def ttl_repository(
         raise ConfigurationError(f"cache must be a wa_perfkit.Cache, not {type(cache).__name__}")
     if isinstance(tags, str):
         raise ConfigurationError("tags must be a sequence of templates, not a single string")
+    lock_ttl = seconds(lock_ttl, "lock_ttl")
     if lock and not lock_ttl > 0:
         raise ConfigurationError(f"lock_ttl must be positive, not {lock_ttl!r}")
     store = lock_store(cache.backend) if lock else None
