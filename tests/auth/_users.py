@@ -20,6 +20,8 @@ class Users:
         self.delay = 0.0
         self.roles: dict[str, list[str]] = {}
         self.gate: threading.Event | None = None
+        # Set when a load starts, so a race test can act while the load is running.
+        self.entered = threading.Event()
         self._lock = threading.Lock()
 
     def _user(self, claims: dict[str, Any]) -> dict[str, Any] | None:
@@ -33,6 +35,7 @@ class Users:
         return {"id": sub, "roles": self.roles.get(sub, ["agent"]), "version": self.calls}
 
     def load(self, claims: dict[str, Any]) -> dict[str, Any] | None:
+        self.entered.set()
         if self.gate is not None:
             self.gate.wait(10)
         if self.delay:

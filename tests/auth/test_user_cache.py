@@ -250,7 +250,7 @@ class TestCachedUser:
         outcome: list[BaseException | Any] = []
         worker = threading.Thread(target=lambda: _capture(outcome, current.resolve, token))
         worker.start()
-        time.sleep(0.1)
+        assert users.entered.wait(10)  # the load is running
         current.revoke(token)
         users.gate.set()
         worker.join(10)
@@ -266,7 +266,7 @@ class TestCachedUser:
         outcome: list[Any] = []
         worker = threading.Thread(target=lambda: _capture(outcome, current.resolve, token))
         worker.start()
-        time.sleep(0.1)
+        assert users.entered.wait(10)  # the load is running
         current.invalidate_user("iris")
         users.gate.set()
         worker.join(10)
