@@ -71,15 +71,20 @@ class ConfigurationError(WaPerfkitError, ValueError):
 
 class KeyTemplateError(ConfigurationError):
     """
-    A key or tag template refers to an argument the function does not have.
+    A key or tag template refers to an argument the function does not have, or
+    is otherwise unusable (``self``/``cls``, a format spec in a key field).
 
     Attributes:
         template: the offending template.
         field: the unknown field name.
     """
 
-    def __init__(self, template: str, field: str) -> None:
-        super().__init__(f"template {template!r} names unknown argument {field!r}")
+    def __init__(self, template: str, field: str, reason: str = "") -> None:
+        super().__init__(
+            f"template {template!r}: {reason}"
+            if reason
+            else f"template {template!r} names unknown argument {field!r}"
+        )
         self.template = template
         self.field = field
 
