@@ -16,6 +16,9 @@ Do not cache secrets here: with Redis, cached values are readable by anyone
 with access to that Redis. Keep access tokens in your secret store; cache ids,
 names and flags only.
 
+Users who adopted a WhatsApp username may arrive without a phone number:
+`customer_key` picks the id to file their messages under.
+
 `AccountStore` stands in for the ``whatsapp_accounts`` table (Postgres or
 Supabase); it counts queries so the tests can prove the cache works.
 """
@@ -27,6 +30,7 @@ from typing import TypedDict
 
 from wa_perfkit.cache import Cache
 from wa_perfkit.repository import AsyncCachedFunction, CachedFunction, ttl_repository
+from wa_perfkit.whatsapp import InboundMessage
 
 ACCOUNT_TTL = 300.0  # seconds; an edit is visible at once anyway, through the tag
 UNKNOWN_TTL = 30.0
@@ -156,6 +160,25 @@ async def aupdate_account(cache: Cache, store: AccountStore, account: Account) -
     """
     store.save(account)
     await cache.ainvalidate_tags(f"account:{account['phone_number_id']}")
+
+
+def customer_key(message: InboundMessage) -> str:
+    """
+    Return the id a customer's messages are filed under.
+
+    A user with a WhatsApp username may arrive without a phone number
+    (``message.sender`` is None) but always with a business-scoped user id
+    (``message.sender_user_id``, stable within one business portfolio). Prefer
+    that id, fall back to the phone number for deliveries that predate it,
+    and store both on the contact row so either one finds the customer.
+
+    Args:
+        message: an inbound message.
+
+    Returns:
+        The business-scoped user id, else the phone-number WhatsApp id, else "".
+    """
+    return message.sender_user_id or message.sender or ""
 
 
 def demo_accounts() -> list[Account]:

@@ -24,7 +24,7 @@ import os
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI
-from whatsapp_accounts import AccountStore, async_account_lookup, demo_accounts
+from whatsapp_accounts import AccountStore, async_account_lookup, customer_key, demo_accounts
 
 from wa_perfkit.backends.memory import MemoryBackend
 from wa_perfkit.backends.redis import RedisBackend
@@ -62,7 +62,14 @@ def create_app(
             log.warning("message for unknown or inactive number %s", message.phone_number_id)
             return
         # Real code enqueues here: Meta wants its 200 within seconds.
-        app.state.inbox.append({"account": account["id"], "id": message.id, "text": message.text})
+        app.state.inbox.append(
+            {
+                "account": account["id"],
+                "customer": customer_key(message),  # a username user may have no phone
+                "id": message.id,
+                "text": message.text,
+            }
+        )
 
     @app.post("/webhook")
     async def receive(

@@ -23,7 +23,7 @@ import os
 from typing import Any
 
 from flask import Flask
-from whatsapp_accounts import AccountStore, account_lookup, demo_accounts
+from whatsapp_accounts import AccountStore, account_lookup, customer_key, demo_accounts
 
 from wa_perfkit.backends.memory import MemoryBackend
 from wa_perfkit.backends.redis import RedisBackend
@@ -62,7 +62,12 @@ def create_app(
             return
         # Real code enqueues here: Meta wants its 200 within seconds.
         app.config["INBOX"].append(
-            {"account": account["id"], "id": message.id, "text": message.text}
+            {
+                "account": account["id"],
+                "customer": customer_key(message),  # a username user may have no phone
+                "id": message.id,
+                "text": message.text,
+            }
         )
 
     @app.post("/webhook")

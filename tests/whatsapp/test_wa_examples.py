@@ -22,6 +22,8 @@ from wa_perfkit.cache import Cache
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 SUPPORT, SALES, UNKNOWN = "106540352242922", "106540352242923", "999"
+BSUID = "US.13491208655302741918"
+INBOX = [("wamid.1", "16505551234"), ("wamid.2", "16505551234"), ("wamid.U", BSUID)]
 
 
 @pytest.fixture(name="examples", scope="module")
@@ -110,12 +112,17 @@ class TestAccountLookup:
 
 
 def _deliveries() -> tuple[bytes, bytes]:
-    first = encode(
-        delivery(
-            [text_message("wamid.1", "hello"), text_message("wamid.2", "again")],
-            [status("wamid.OUT", "sent"), status("wamid.OUT", "delivered")],
-        )
+    username_user = text_message("wamid.U", "from a username")
+    del username_user["from"]  # a user with a username: only the business-scoped id
+    username_user["from_user_id"] = BSUID
+    doc = delivery(
+        [text_message("wamid.1", "hello"), text_message("wamid.2", "again"), username_user],
+        [status("wamid.OUT", "sent"), status("wamid.OUT", "delivered")],
     )
+    doc["entry"][0]["changes"][0]["value"]["contacts"].append(
+        {"profile": {"name": "Ana", "username": "@ana"}, "user_id": BSUID}
+    )
+    first = encode(doc)
     unknown = encode(delivery([text_message("wamid.3")], phone_number_id=UNKNOWN))
     return first, unknown
 
@@ -137,7 +144,7 @@ class TestFastAPIExample:
             }
             assert (await client.get("/webhook", params=params)).text == "7"
             first_post = await client.post("/webhook", content=first, headers=signed(first))
-            assert first_post.json() == {"messages": 2, "statuses": 2}
+            assert first_post.json() == {"messages": 3, "statuses": 2}
             redelivery = await client.post("/webhook", content=first, headers=signed(first))
             assert redelivery.json() == {"messages": 0, "statuses": 0}
             assert (
@@ -149,7 +156,7 @@ class TestFastAPIExample:
             assert (
                 await client.post("/webhook", content=b"{", headers=signed(b"{"))
             ).status_code == 400
-        assert [m["id"] for m in app.state.inbox] == ["wamid.1", "wamid.2"]
+        assert [(m["id"], m["customer"]) for m in app.state.inbox] == INBOX
         assert store.queries == 2  # Support once (two messages), the unknown number once
 
 
@@ -165,7 +172,7 @@ class TestFlaskExample:
         params = {"hub.mode": "subscribe", "hub.verify_token": VERIFY_TOKEN, "hub.challenge": "7"}
         assert client.get("/webhook", query_string=params).get_data(as_text=True) == "7"
         assert client.post("/webhook", data=first, headers=signed(first)).json == {
-            "messages": 2,
+            "messages": 3,
             "statuses": 2,
         }
         assert client.post("/webhook", data=first, headers=signed(first)).json == {
@@ -175,7 +182,7 @@ class TestFlaskExample:
         assert client.post("/webhook", data=unknown, headers=signed(unknown)).status_code == 200
         assert client.post("/webhook", data=first, headers=signed(first, "x")).status_code == 401
         assert client.post("/webhook", data=b"{", headers=signed(b"{")).status_code == 400
-        assert [m["id"] for m in app.config["INBOX"]] == ["wamid.1", "wamid.2"]
+        assert [(m["id"], m["customer"]) for m in app.config["INBOX"]] == INBOX
         assert store.queries == 2
 
 

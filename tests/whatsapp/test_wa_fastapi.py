@@ -169,7 +169,7 @@ class TestPayload:
             b"not json",
             b"[]",
             b'{"object": "x"}',
-            encode({"object": "x", "entry": [{"changes": []}]}),
+            encode({"object": "x", "entry": {"changes": []}}),
         ],
     )
     async def test_malformed_signed_payload_is_400(

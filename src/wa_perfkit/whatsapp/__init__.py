@@ -26,10 +26,12 @@ from wa_perfkit.whatsapp.models import (
     Entry,
     InboundMessage,
     Media,
+    MessageEcho,
     Metadata,
     Reaction,
     StatusError,
     StatusUpdate,
+    UnparsedItem,
     WebhookDelivery,
 )
 from wa_perfkit.whatsapp.payload import parse_delivery, parse_webhook
@@ -67,9 +69,11 @@ __all__ = [
     "Entry",
     "InboundMessage",
     "Media",
+    "MessageEcho",
     "Metadata",
     "Reaction",
     "StatusError",
     "StatusUpdate",
+    "UnparsedItem",
     "WebhookDelivery",
 ]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from wa_perfkit._log import logger
 from wa_perfkit._secret import Secret
 from wa_perfkit.errors import ConfigurationError, InvalidPayload
 from wa_perfkit.whatsapp.handshake import verify_handshake
@@ -113,7 +114,15 @@ class WebhookReceiver:
             InvalidPayload: the signed body is not a WhatsApp delivery.
         """
         self.verify(body, signature)
-        return parse_webhook(body)
+        delivery = parse_webhook(body)
+        if delivery.unparsed:
+            # Paths and reasons only: the raw items may hold customers' messages.
+            paths = ", ".join(item.reason for item in delivery.unparsed[:5])
+            logger.warning(
+                "wa_perfkit: webhook delivery accepted with %d item(s) set aside: %s",
+                len(delivery.unparsed), paths,
+            )
+        return delivery
 
     def handshake(self, params: Mapping[str, str]) -> str:
         """
