@@ -324,3 +324,29 @@ class TestFlaskExtension:
 
         with pytest.raises(ConfigurationError, match="init_app"):
             WaPerfkit().cache  # noqa: B018
+
+
+class TestCachedUserDurations:
+    def test_cached_user_takes_timedelta(self) -> None:
+        """CachedUser and both adapters take ttl as a timedelta, stored in seconds."""
+        from wa_perfkit import CachedUser, JWTVerifier
+        from wa_perfkit.fastapi import cached_user as fastapi_cached_user
+        from wa_perfkit.flask import cached_user as flask_cached_user
+
+        verifier = JWTVerifier(secret="s" * 32, audience="authenticated")
+        cache = Cache(MemoryBackend())
+        core = CachedUser(dict, verifier=verifier, cache=cache, ttl=timedelta(minutes=2),
+                          lock_ttl=timedelta(seconds=5), revocation_ttl=timedelta(hours=1))
+        assert (core.ttl, core.revocation_ttl) == (120.0, 3600.0)
+        assert fastapi_cached_user(dict, verifier=verifier, cache=cache,
+                                   ttl=timedelta(seconds=30)).core.ttl == 30.0
+        assert flask_cached_user(dict, verifier=verifier, cache=cache,
+                                 ttl=timedelta(seconds=30)).core.ttl == 30.0
+
+    def test_cached_user_wrong_ttl(self) -> None:
+        """A string ttl is a ConfigurationError, not a TypeError."""
+        from wa_perfkit import CachedUser, JWTVerifier
+
+        verifier = JWTVerifier(secret="s" * 32, audience="authenticated")
+        with pytest.raises(ConfigurationError, match="ttl must be"):
+            CachedUser(dict, verifier=verifier, cache=Cache(MemoryBackend()), ttl="120")  # type: ignore[arg-type]

@@ -38,3 +38,22 @@ async def check_async() -> None:
     assert_type(await pending, list[str])
     assert_type(await get_conversation("c1", limit=5), list[str])
     assert_type(await get_conversation.invalidate("c1"), bool)
+
+
+# Durations: seconds or a timedelta; caches from a URL or the environment.
+from datetime import timedelta  # noqa: E402
+
+url_cache = Cache.from_url("memory://", namespace="typing")
+env_cache = Cache.from_env({})
+assert_type(url_cache, Cache)
+assert_type(env_cache, Cache)
+
+
+@ttl_repository(ttl=timedelta(minutes=1), cache=url_cache, stale_ttl=timedelta(seconds=5))
+def get_contact(contact_id: str) -> dict[str, str]:
+    return {}
+
+
+def check_durations() -> None:
+    assert_type(get_contact("c1"), dict[str, str])
+    assert_type(url_cache.set("k", 1, timedelta(seconds=30)), bool)

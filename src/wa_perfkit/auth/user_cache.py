@@ -57,6 +57,7 @@ from wa_perfkit.keys import digest
 from wa_perfkit.metrics import StatsSnapshot
 from wa_perfkit.observe import HIT, current_trace, note
 from wa_perfkit.observe import MISS as MISS_EVENT
+from wa_perfkit.policy import Duration, seconds
 
 __all__ = ["CachedUser", "Claims", "Loader"]
 
@@ -79,7 +80,8 @@ class CachedUser(Generic[U]):
             exception is an outage (`UserLoaderError`, 503).
         verifier: checks the token on a miss.
         cache: where entries, revocation markers and user indexes live.
-        ttl: the most seconds an entry lives (always capped by the token's ``exp``).
+        ttl: the most seconds (or a timedelta) an entry lives (always capped by the
+            token's ``exp``).
         server_key: the HMAC key of fingerprints; required on a shared backend.
         prefix: key segment separating several `CachedUser` on one cache.
         user_id_claim: the claim naming the user for `invalidate_user`.
@@ -87,7 +89,7 @@ class CachedUser(Generic[U]):
             user's ``roles`` attribute or key.
         revocation_ttl: marker lifetime for a revoked token without a readable ``exp``.
         lock: on a miss, also verify and load once across processes (a Redis
-            lock per token, `wa_perfkit._lock`); ignored on a backend without
+            lock per token, `wa_perfkit.RedisLock`); ignored on a backend without
             shared storage.
         lock_ttl: seconds a lock lives: the longest a crashed loader blocks others.
 
@@ -102,15 +104,18 @@ class CachedUser(Generic[U]):
         *,
         verifier: JWTVerifier,
         cache: Cache,
-        ttl: float = 120.0,
+        ttl: Duration = 120.0,
         server_key: str | bytes | Secret | None = None,
         prefix: str = "auth",
         user_id_claim: str = "sub",
         roles: RolesOf[U] | None = None,
-        revocation_ttl: float = _DEFAULT_REVOCATION_TTL,
+        revocation_ttl: Duration = _DEFAULT_REVOCATION_TTL,
         lock: bool = False,
-        lock_ttl: float = 10.0,
+        lock_ttl: Duration = 10.0,
     ) -> None:
+        ttl = seconds(ttl)
+        revocation_ttl = seconds(revocation_ttl, "revocation_ttl")
+        lock_ttl = seconds(lock_ttl, "lock_ttl")
         if not ttl > 0:
             raise ConfigurationError(f"ttl must be positive, not {ttl!r}")
         if server_key is None and not getattr(cache.backend, "local", False):

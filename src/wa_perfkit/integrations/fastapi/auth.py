@@ -40,6 +40,7 @@ from wa_perfkit.auth.user_cache import CachedUser
 from wa_perfkit.auth.verifier import JWTVerifier
 from wa_perfkit.cache import Cache
 from wa_perfkit.errors import AuthError, Forbidden, InvalidToken
+from wa_perfkit.policy import Duration
 
 __all__ = ["CurrentUser", "auth_http_error", "cached_user"]
 
@@ -165,7 +166,7 @@ def cached_user(
     *,
     verifier: JWTVerifier,
     cache: Cache,
-    ttl: float = ...,
+    ttl: Duration = ...,
     roles: RolesOf[U] | None = ...,
     cookie: str | None = ...,
     server_key: str | bytes | Secret | None = ...,
@@ -181,7 +182,7 @@ def cached_user(
     *,
     verifier: JWTVerifier,
     cache: Cache,
-    ttl: float = ...,
+    ttl: Duration = ...,
     roles: RolesOf[U] | None = ...,
     cookie: str | None = ...,
     server_key: str | bytes | Secret | None = ...,
@@ -196,7 +197,7 @@ def cached_user(
     *,
     verifier: JWTVerifier,
     cache: Cache,
-    ttl: float = 120.0,
+    ttl: Duration = 120.0,
     roles: RolesOf[Any] | None = None,
     cookie: str | None = None,
     server_key: str | bytes | Secret | None = None,

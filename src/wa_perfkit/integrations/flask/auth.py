@@ -40,6 +40,7 @@ from wa_perfkit.auth.user_cache import CachedUser
 from wa_perfkit.auth.verifier import JWTVerifier
 from wa_perfkit.cache import Cache
 from wa_perfkit.errors import AuthError, Forbidden, InvalidToken
+from wa_perfkit.policy import Duration
 
 __all__ = ["G_ATTRIBUTE", "FlaskCurrentUser", "auth_response", "cached_user"]
 
@@ -194,7 +195,7 @@ def cached_user(
     *,
     verifier: JWTVerifier,
     cache: Cache,
-    ttl: float = 120.0,
+    ttl: Duration = 120.0,
     roles: RolesOf[U] | None = None,
     cookie: str | None = None,
     server_key: str | bytes | Secret | None = None,
