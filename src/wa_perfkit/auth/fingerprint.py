@@ -10,6 +10,11 @@ the same key computes the same fingerprint, so they share entries.
 
 The whole token is fingerprinted (header, payload and signature): two tokens
 that differ in any byte, including a re-signed payload, never share an entry.
+
+The same server key also authenticates what `CachedUser` stores (entries,
+revocation markers, generations) and names per-user keys. Each use gets its
+own key derived from the server key (`Fingerprinter.derive`), so a value made
+for one purpose is never valid for another.
 """
 
 from __future__ import annotations
@@ -43,6 +48,52 @@ class Fingerprinter:
 
     def __repr__(self) -> str:
         return f"Fingerprinter(server_key=Secret('**********'), shared={self.shared})"
+
+    def derive(self, purpose: str) -> Fingerprinter:
+        """
+        Return a fingerprinter under a key derived from this one for ``purpose``.
+
+        Args:
+            purpose: a fixed label (``"entry"``, ``"user-id"``...); different labels
+                give unrelated keys.
+
+        Returns:
+            A new `Fingerprinter`, as shared as this one.
+        """
+        child = Fingerprinter.__new__(Fingerprinter)
+        child.shared = self.shared
+        child._base = hmac.new(self.mac(purpose.encode()), digestmod=hashlib.sha256)
+        return child
+
+    def mac(self, data: bytes) -> bytes:
+        """
+        Return the raw HMAC-SHA256 of ``data`` (32 bytes).
+
+        Args:
+            data: the bytes to authenticate.
+
+        Returns:
+            The 32-byte tag.
+        """
+        mac = self._base.copy()
+        mac.update(data)
+        return mac.digest()
+
+    def check(self, data: bytes, tag: object) -> bool:
+        """
+        Return True if ``tag`` is the hex HMAC of ``data`` (constant-time comparison).
+
+        Args:
+            data: the bytes that were authenticated.
+            tag: what was stored beside them; anything but a 64-character ASCII
+                string is simply False.
+
+        Returns:
+            Whether the tag is genuine.
+        """
+        if type(tag) is not str or len(tag) != 64 or not tag.isascii():
+            return False
+        return hmac.compare_digest(self.mac(data).hex(), tag)
 
     def __call__(self, token: str) -> str:
         """

@@ -20,8 +20,19 @@ load that raced with either stored its entry before the delete (and loses
 it) or reads the marker/generation after it (and drops its own entry), so a
 revoked token or a changed user is never resurrected by a slow loader.
 
-The entry carries the token's ``exp`` and the hit compares it with the clock,
-so an entry never serves past ``exp`` even if a backend rounds TTLs up.
+The entry carries its own end (the token's ``exp``, or sooner: ``ttl``) and the
+hit compares it with the clock, so an entry never serves past ``exp`` even if a
+backend rounds TTLs up.
+
+On a shared backend everything stored is authenticated under keys derived
+from the server key, because whoever can write to the Redis must not decide
+who is logged in: an entry carries ``mac = HMAC(key ‖ end ‖ encoded user)``,
+a revocation marker is ``HMAC(key)``, a generation ``hex.HMAC(key ‖ hex)``.
+A value that does not check out is a miss (entries, markers) or counts as a
+changed generation. The per-user tag and generation keys are named by an HMAC
+of the user id, so a reader of the Redis cannot tell whose keys they are. An
+entry's MAC is checked on every hit read from Redis; a tiered backend's L1
+hands back the very object that was checked, so its hits skip the check.
 Nothing is written on any failure. A backend outage makes every read a miss
 and every write a no-op: requests degrade to verify + load, never to "let in".
 
@@ -35,6 +46,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import math
+import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
@@ -52,8 +64,13 @@ from wa_perfkit.auth.roles import RolesOf, check_roles, default_roles
 from wa_perfkit.auth.verifier import JWTVerifier
 from wa_perfkit.backends.base import MISS
 from wa_perfkit.cache import Cache
-from wa_perfkit.errors import AuthError, ConfigurationError, InvalidToken, UserLoaderError
-from wa_perfkit.keys import digest
+from wa_perfkit.errors import (
+    AuthError,
+    ConfigurationError,
+    InvalidToken,
+    SerializationError,
+    UserLoaderError,
+)
 from wa_perfkit.metrics import StatsSnapshot
 from wa_perfkit.observe import HIT, current_trace, note
 from wa_perfkit.observe import MISS as MISS_EVENT
@@ -68,6 +85,8 @@ Op = tuple[Any, ...]
 Flow = Generator[Op, Any, U]
 
 _DEFAULT_REVOCATION_TTL = 86_400.0
+# How many checked L1 entries are remembered before the memory is dropped (and rebuilt).
+_CHECKED_LIMIT = 10_000
 
 
 class CachedUser(Generic[U]):
@@ -131,6 +150,8 @@ class CachedUser(Generic[U]):
         self.roles_of: RolesOf[U] = roles or default_roles
         self.revocation_ttl = revocation_ttl
         self.fingerprint = Fingerprinter(server_key)
+        self._macs = self.fingerprint.derive("wa_perfkit user-cache entry")
+        self._ids = self.fingerprint.derive("wa_perfkit user-cache user id")
         self._async_loader = inspect.iscoroutinefunction(loader) or inspect.iscoroutinefunction(
             getattr(loader, "__call__", None)  # noqa: B004 (an async callable object)
         )
@@ -139,6 +160,13 @@ class CachedUser(Generic[U]):
         self._read = cache.read
         # A local backend never blocks: its sync read is also the async hit path.
         self._local = bool(getattr(cache.backend, "local", False))
+        # Only this process writes to a local backend: its entries need no MAC (and
+        # its users need not be encodable). Anything shared is checked.
+        self._signed = not self._local
+        # An object backend (tiered L1) returns the very object that was checked:
+        # remember it per key, so such hits cost a dict lookup instead of a MAC.
+        self._checked: dict[str, Any] | None = {} if cache.backend.stores_objects else None
+        self._unstable = threading.Event()
         self._stats = cache.new_stats(f"cached_user:{prefix}")
         self._threads = ThreadFlight()
         store = lock_store(cache.backend) if lock else None
@@ -221,6 +249,8 @@ class CachedUser(Generic[U]):
 
     def _fresh(self, entry: Any, key: str, *, counted: bool = True) -> Any:
         # ``counted=False`` inside a miss's flight: that request was counted a miss already.
+        if entry is MISS or (self._signed and not self._authentic(entry, key)):
+            return MISS
         try:
             if entry["exp"] > self._clock():
                 if counted:
@@ -231,6 +261,58 @@ class CachedUser(Generic[U]):
         except (TypeError, KeyError, IndexError):  # a foreign entry is a miss
             pass
         return MISS
+
+    def _authentic(self, entry: Any, key: str) -> bool:
+        checked = self._checked
+        if checked is not None and checked.get(key) is entry:
+            return True
+        try:
+            end, user, tag = entry["exp"], entry["user"], entry["mac"]
+        except (TypeError, KeyError, IndexError):
+            end = None
+        if type(end) is not float or not math.isfinite(end):
+            self.cache.report_corrupt(key, "unsigned-entry")
+            return False
+        try:
+            blob = self.cache.serializer.dumps(user)
+        except SerializationError:
+            return False
+        if not self._macs.check(self._entry_data(key, end, blob), tag):
+            self.cache.report_corrupt(key, "bad-mac")
+            return False
+        if checked is not None:
+            if len(checked) >= _CHECKED_LIMIT:
+                checked.clear()
+            checked[key] = entry
+        return True
+
+    @staticmethod
+    def _entry_data(key: str, end: float, blob: bytes) -> bytes:
+        return b"%s\0%s\0%s" % (key.encode(), repr(end).encode(), blob)
+
+    def _entry(self, key: str, end: float, user: Any) -> dict[str, Any] | None:
+        """
+        The value to store for ``user`` until ``end``: MAC'd on a shared backend, or None
+        when the user cannot be stored so that a later read checks out.
+        """
+        if not self._signed:
+            return {"exp": end, "user": user}
+        serializer = self.cache.serializer
+        try:
+            blob = serializer.dumps(user)
+            stable = serializer.dumps(serializer.loads(blob)) == blob
+        except SerializationError:
+            return None  # the cache could not store it either; it logs why
+        if not stable:
+            if not self._unstable.is_set():
+                self._unstable.set()
+                logger.warning(
+                    "wa_perfkit: user cache %s cannot cache users: they do not encode the "
+                    "same after a round trip through the serializer", self.prefix,
+                )
+            return None
+        tag = self._macs.mac(self._entry_data(key, end, blob)).hex()
+        return {"exp": end, "user": user, "mac": tag}
 
     def check_roles(self, user: U, required: Iterable[str], *, any_of: bool = False) -> None:
         """
@@ -252,23 +334,34 @@ class CachedUser(Generic[U]):
         claims: dict[str, Any] = yield ("verify", token)
         uid = self._user_id(claims)
         markers = [self._revoked_key(fp), self._generation_key(uid)]
+        full = [self.cache.full_key(marker) for marker in markers]
         before = yield ("read", markers)
-        if before[0] is not MISS:
+        if self._revoked(before[0], full[0]):
             raise InvalidToken("token revoked")
         user = yield ("load", claims)
         if user is None:
             raise InvalidToken("no such user")
         exp = claims.get("exp")
-        bound = float(exp) if exp is not None else self._clock() + self.ttl
-        ttl = min(self.ttl, bound - self._clock())
+        now = self._clock()
+        bound = float(exp) if exp is not None else now + self.ttl
+        ttl = min(self.ttl, bound - now)
         if ttl <= 0:
             return cast(U, user)
-        stored = yield ("write", key, {"exp": bound, "user": user}, ttl, (self._user_tag(uid),))
+        # The entry ends with its TTL, not only at the token's exp: a copy saved by a
+        # Redis reader and written back later is dead by then.
+        entry = self._entry(key, now + ttl, user)
+        if entry is None:
+            return cast(U, user)
+        stored = yield ("write", key, entry, ttl, (self._user_tag(uid),))
         if stored:
+            if self._checked is not None:
+                self._checked[key] = entry
             after = yield ("read", markers)
-            if after[0] is not MISS or after[1] != before[1]:
+            generation = self._generation(before[1], full[1])
+            revoked = self._revoked(after[0], full[0])
+            if revoked or generation is None or self._generation(after[1], full[1]) != generation:
                 yield ("discard", key)
-            if after[0] is not MISS:
+            if revoked:
                 raise InvalidToken("token revoked")
         return cast(U, user)
 
@@ -362,10 +455,44 @@ class CachedUser(Generic[U]):
         return f"{self.prefix}:r:{fp}"
 
     def _generation_key(self, uid: str) -> str:
-        return f"{self.prefix}:g:{digest(uid)}"
+        return f"{self.prefix}:g:{self._user_digest(uid)}"
 
     def _user_tag(self, uid: str) -> str:
-        return f"{self.prefix}:user:{digest(uid)}"
+        return f"{self.prefix}:user:{self._user_digest(uid)}"
+
+    def _user_digest(self, uid: str) -> str:
+        # Keyed: an unkeyed hash would let a Redis reader test "does alice have a session?".
+        return self._ids.mac(uid.encode("utf-8", "surrogatepass"))[:16].hex()
+
+    # -- markers and generations (authenticated: a Redis writer cannot forge them) ----
+
+    def _marker(self, full_key: str) -> str:
+        return self._macs.mac(b"revoked\0" + full_key.encode()).hex()
+
+    def _revoked(self, value: Any, full_key: str) -> bool:
+        if value is MISS:
+            return False
+        if self._macs.check(b"revoked\0" + full_key.encode(), value):
+            return True
+        self.cache.report_corrupt(full_key, "bad-mac")
+        return False
+
+    def _new_generation(self, full_key: str) -> str:
+        nonce = uuid.uuid4().hex
+        return nonce + "." + self._macs.mac(f"generation\0{full_key}\0{nonce}".encode()).hex()
+
+    def _generation(self, value: Any, full_key: str) -> str | None:
+        """
+        The generation stored at ``full_key``: "" if none, None if it is not genuine.
+        """
+        if value is MISS:
+            return ""
+        if type(value) is str:
+            nonce, _, tag = value.partition(".")
+            if self._macs.check(f"generation\0{full_key}\0{nonce}".encode(), tag):
+                return value
+        self.cache.report_corrupt(full_key, "bad-mac")
+        return None
 
     # -- invalidation ----------------------------------------------------------------
 
@@ -376,15 +503,18 @@ class CachedUser(Generic[U]):
         Returns:
             How many entries were removed.
         """
-        self.cache.set(self._generation_key(user_id), uuid.uuid4().hex, self._generation_ttl())
+        key = self._generation_key(user_id)
+        generation = self._new_generation(self.cache.full_key(key))
+        self.cache.set(key, generation, self._generation_ttl())
         return self.cache.invalidate_tags(self._user_tag(user_id))
 
     async def ainvalidate_user(self, user_id: str) -> int:
         """
         Async twin of `invalidate_user`.
         """
-        generation = uuid.uuid4().hex
-        await self.cache.aset(self._generation_key(user_id), generation, self._generation_ttl())
+        key = self._generation_key(user_id)
+        generation = self._new_generation(self.cache.full_key(key))
+        await self.cache.aset(key, generation, self._generation_ttl())
         return await self.cache.ainvalidate_tags(self._user_tag(user_id))
 
     def revoke(self, token: str) -> bool:
@@ -395,7 +525,9 @@ class CachedUser(Generic[U]):
             True if the revocation marker was stored (False: the backend failed).
         """
         fp = self._fingerprint(token)
-        stored = self.cache.set(self._revoked_key(fp), 1, self._revocation_ttl(token))
+        key = self._revoked_key(fp)
+        marker = self._marker(self.cache.full_key(key))
+        stored = self.cache.set(key, marker, self._revocation_ttl(token))
         self.cache.discard(self._entries + fp)
         return stored
 
@@ -404,7 +536,9 @@ class CachedUser(Generic[U]):
         Async twin of `revoke`.
         """
         fp = self._fingerprint(token)
-        stored = await self.cache.aset(self._revoked_key(fp), 1, self._revocation_ttl(token))
+        key = self._revoked_key(fp)
+        marker = self._marker(self.cache.full_key(key))
+        stored = await self.cache.aset(key, marker, self._revocation_ttl(token))
         await self.cache.adiscard(self._entries + fp)
         return stored
 
