@@ -12,7 +12,7 @@ import pytest
 class TestImports:
     def test_cached_user_from_the_core_package_fails_at_the_import(self) -> None:
         """`from wa_perfkit.auth import cached_user` is an ImportError naming the right path."""
-        with pytest.raises(ImportError, match=r"integrations\.fastapi\.auth import cached_user"):
+        with pytest.raises(ImportError, match=r"from wa_perfkit\.fastapi import cached_user"):
             from wa_perfkit.auth import cached_user  # noqa: F401
 
     def test_no_module_shadows_the_cached_user_name(self) -> None:
@@ -24,8 +24,8 @@ class TestImports:
         """The framework paths give a callable ``cached_user``, not a module."""
         pytest.importorskip("fastapi")
         pytest.importorskip("flask")
-        from wa_perfkit.integrations.fastapi.auth import cached_user as fastapi_cached_user
-        from wa_perfkit.integrations.flask.auth import cached_user as flask_cached_user
+        from wa_perfkit.fastapi import cached_user as fastapi_cached_user
+        from wa_perfkit.flask import cached_user as flask_cached_user
 
         assert callable(fastapi_cached_user)
         assert callable(flask_cached_user)

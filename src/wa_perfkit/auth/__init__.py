@@ -3,8 +3,7 @@ Authentication: verified, HMAC-keyed, ``exp``-bounded user cache.
 
 `JWTVerifier` checks tokens; `CachedUser` turns a token into a user through a
 `wa_perfkit.cache.Cache`. The FastAPI and Flask adapters, each with its own
-``cached_user``, live in ``wa_perfkit.integrations.fastapi.auth`` and
-``wa_perfkit.integrations.flask.auth``.
+``cached_user``, are imported from ``wa_perfkit.fastapi`` and ``wa_perfkit.flask``.
 """
 
 from typing import Any
@@ -32,7 +31,6 @@ def __getattr__(name: str) -> Any:
     if name == "cached_user":
         raise ImportError(
             "cached_user depends on your web framework: "
-            "from wa_perfkit.integrations.fastapi.auth import cached_user "
-            "(or wa_perfkit.integrations.flask.auth)"
+            "from wa_perfkit.fastapi import cached_user (or from wa_perfkit.flask)"
         )
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
