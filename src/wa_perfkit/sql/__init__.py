@@ -18,11 +18,13 @@ The same operations are the ``wa-perfkit sql`` command (see `ExitCode`).
 
 from __future__ import annotations
 
+from wa_perfkit.sql._apply_lock import APPLY_LOCK_KEY
 from wa_perfkit.sql._connect import connect
 from wa_perfkit.sql.exit_codes import ExitCode
 from wa_perfkit.sql.explain import HOT_QUERIES, ExplainResult, HotQuery, explain_hot_queries
 from wa_perfkit.sql.migrations import Migration, load_migrations, schema_sql
 from wa_perfkit.sql.runner import (
+    DEFAULT_LOCK_WAIT,
     MIGRATIONS_TABLE,
     REQUIRED_TABLES,
     ApplyReport,
@@ -41,6 +43,8 @@ __all__ = [
     "Migration",
     "load_migrations",
     "schema_sql",
+    "APPLY_LOCK_KEY",
+    "DEFAULT_LOCK_WAIT",
     "MIGRATIONS_TABLE",
     "REQUIRED_TABLES",
     "ApplyReport",

@@ -4,7 +4,7 @@
 ::
 
     wa-perfkit sql show [--schema | --migration N]
-    wa-perfkit sql apply   [--dsn DSN] [--with-schema]
+    wa-perfkit sql apply   [--dsn DSN] [--with-schema] [--lock-wait S]
     wa-perfkit sql status  [--dsn DSN]
     wa-perfkit sql explain [--dsn DSN] [--plan] [--require-index]
     wa-perfkit sql refresh [--dsn DSN] [--blocking]
@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from wa_perfkit.sql import (
+    DEFAULT_LOCK_WAIT,
     ExitCode,
     State,
     apply_migrations,
@@ -56,6 +57,13 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     _with_dsn(actions.add_parser("apply", help="apply pending migrations, repair invalid ones"))
     actions.choices["apply"].add_argument(
         "--with-schema", action="store_true", help="create the reference inbox tables first"
+    )
+    actions.choices["apply"].add_argument(
+        "--lock-wait",
+        type=float,
+        default=DEFAULT_LOCK_WAIT,
+        metavar="SECONDS",
+        help="how long to wait for another apply to finish (default: %(default)g; then exit 9)",
     )
     actions.choices["apply"].set_defaults(handler=_apply)
     _with_dsn(actions.add_parser("status", help="list applied / pending / invalid migrations"))
@@ -105,7 +113,7 @@ def _apply(args: argparse.Namespace) -> int:
     with connect(_dsn(args)) as conn:
         if args.with_schema:
             apply_schema(conn)
-        report = apply_migrations(conn)
+        report = apply_migrations(conn, lock_wait=args.lock_wait, on_wait=_tell)
     for name in report.rebuilt_indexes:
         print(f"rebuilt INVALID index {name}")
     for label in report.applied:
@@ -145,6 +153,10 @@ def _refresh(args: argparse.Namespace) -> int:
         refresh_users_with_roles(conn, concurrently=not args.blocking)
     print("refreshed mv_users_with_roles")
     return ExitCode.OK
+
+
+def _tell(message: str) -> None:
+    print(f"wa-perfkit: {message}", file=sys.stderr, flush=True)
 
 
 def _indent(text: str) -> str:

@@ -22,7 +22,8 @@ class ExitCode(enum.IntEnum):
     ERROR = 1
     #: Bad command line (argparse's own code).
     USAGE = 2
-    #: The DSN is malformed, the server unreachable, or authentication failed.
+    #: The DSN is malformed, the server unreachable, authentication failed, or
+    #: the connection dropped. Never a timeout or deadlock (see 10 and 11).
     CONNECTION = 3
     #: A table (or column) the command needs does not exist; the message names it.
     MISSING_TABLE = 4
@@ -34,3 +35,11 @@ class ExitCode(enum.IntEnum):
     SEQUENTIAL_SCAN = 7
     #: The ``postgres`` extra (psycopg) is not installed.
     MISSING_DRIVER = 8
+    #: ``apply``: another ``apply`` held the migration lock longer than
+    #: ``--lock-wait``; the message names its session (pid, application_name).
+    LOCKED = 9
+    #: A statement was cancelled by ``statement_timeout``, or a lock was not
+    #: granted within ``lock_timeout`` (after the runner's retries).
+    TIMEOUT = 10
+    #: PostgreSQL detected a deadlock or a serialization failure; retrying is safe.
+    CONFLICT = 11

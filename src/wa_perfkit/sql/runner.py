@@ -9,7 +9,9 @@ concurrent build: the statement failed, PostgreSQL kept an INVALID index, and
 ``IF NOT EXISTS`` would keep it forever.
 
 Applying takes a session advisory lock, so two deploys running ``apply`` at
-once do not build the same index twice. A migration is re-run when it is
+once do not build the same index twice: the second polls for it with no
+snapshot held (see `wa_perfkit.sql.APPLY_LOCK_KEY`), then finds nothing left
+to do. A migration is re-run when it is
 pending, modified or invalid; every migration is idempotent, so re-running one
 that was interrupted completes it. A database that is up to date gets no DDL
 at all: applying twice changes nothing.
@@ -18,12 +20,13 @@ at all: applying twice changes nothing.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from wa_perfkit.errors import SQLToolkitError
+from wa_perfkit.sql._apply_lock import acquire_apply_lock, release_apply_lock
 from wa_perfkit.sql._connect import translate_errors
 from wa_perfkit.sql.exit_codes import ExitCode
 from wa_perfkit.sql.migrations import Migration, load_migrations, schema_sql
@@ -32,6 +35,7 @@ if TYPE_CHECKING:
     import psycopg
 
 __all__ = [
+    "DEFAULT_LOCK_WAIT",
     "MIGRATIONS_TABLE",
     "REQUIRED_TABLES",
     "ApplyReport",
@@ -53,8 +57,8 @@ REQUIRED_TABLES: Final = (
     "app_roles",
     "app_user_roles",
 )
-# An arbitrary constant: the key of the advisory lock held while applying.
-_LOCK_KEY: Final = 0x77615F706B6974
+#: Seconds a second ``apply`` waits for the one running before giving up.
+DEFAULT_LOCK_WAIT: Final = 600.0
 
 _CREATE_TABLE: Final = """
 CREATE TABLE IF NOT EXISTS wa_perfkit_migrations (
@@ -151,12 +155,24 @@ def migration_status(conn: psycopg.Connection[Any]) -> list[MigrationState]:
         ]
 
 
-def apply_migrations(conn: psycopg.Connection[Any]) -> ApplyReport:
+def apply_migrations(
+    conn: psycopg.Connection[Any],
+    *,
+    lock_wait: float = DEFAULT_LOCK_WAIT,
+    on_wait: Callable[[str], None] | None = None,
+) -> ApplyReport:
     """
     Apply every migration that is not applied and valid; repair invalid indexes.
 
+    Only one run applies at a time. Another run waits for it, holding no
+    snapshot (so it cannot block the first run's concurrent index builds),
+    then re-reads the state and normally finds nothing to do.
+
     Args:
         conn: an autocommit psycopg connection (see `wa_perfkit.sql.connect`).
+        lock_wait: seconds to wait for another ``apply`` to finish.
+        on_wait: called with a description of the other run (its pid and
+            application_name) when this one has to wait.
 
     Returns:
         What was done; ``report.changed`` is False on an up-to-date database.
@@ -164,15 +180,18 @@ def apply_migrations(conn: psycopg.Connection[Any]) -> ApplyReport:
     Raises:
         SQLToolkitError: a required table is missing (exit code
             `ExitCode.MISSING_TABLE`, every missing table named), a privilege
-            is missing (`ExitCode.PRIVILEGES`) or another database error.
+            is missing (`ExitCode.PRIVILEGES`), another run kept the lock
+            longer than ``lock_wait`` (`ExitCode.LOCKED`), a timeout
+            (`ExitCode.TIMEOUT`), a deadlock (`ExitCode.CONFLICT`) or another
+            database error.
     """
     _require_tables(conn, REQUIRED_TABLES)
     with translate_errors():
-        conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
+        acquire_apply_lock(conn, lock_wait, on_wait)
         try:
             return _apply_locked(conn)
         finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
+            release_apply_lock(conn)
 
 
 def apply_schema(conn: psycopg.Connection[Any]) -> None:
