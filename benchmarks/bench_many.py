@@ -17,7 +17,7 @@ import time
 import uuid
 from collections.abc import Callable
 
-from wa_perfkit._breaker import CircuitBreaker
+from wa_perfkit.backends.breaker import CircuitBreaker
 from wa_perfkit.backends.memory import MemoryBackend
 from wa_perfkit.backends.redis import RedisBackend
 from wa_perfkit.backends.tiered import TieredBackend

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from wa_perfkit._breaker import CircuitBreaker
-from wa_perfkit._lock import LockStore, RedisLock
+from wa_perfkit._lock import RedisLock
 from wa_perfkit._secret import Secret
 from wa_perfkit._version import __version__
 from wa_perfkit.auth import CachedUser, JWTVerifier
-from wa_perfkit.backends.base import MISS, Backend
+from wa_perfkit.backends.base import MISS, Backend, LockStore
+from wa_perfkit.backends.breaker import CircuitBreaker
 from wa_perfkit.backends.memory import MemoryBackend
 from wa_perfkit.cache import Cache
 from wa_perfkit.errors import (

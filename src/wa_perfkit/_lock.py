@@ -35,47 +35,18 @@ import random
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, TypeVar
 
 from wa_perfkit._log import logger
-from wa_perfkit.backends.base import MISS
+from wa_perfkit.backends.base import MISS, LockStore
 from wa_perfkit.errors import BackendError
 
-__all__ = ["LockStore", "LockedFlight", "RedisLock", "lock_store"]
+__all__ = ["LockedFlight", "RedisLock"]
 
 T = TypeVar("T")
 
 #: Suffix of the lock key of a cache key.
 LOCK_SUFFIX = ":lock"
-
-
-@runtime_checkable
-class LockStore(Protocol):
-    """
-    What a lock needs from a backend: set-if-absent and compare-and-delete.
-    """
-
-    def add(self, key: str, value: Any, ttl: float) -> bool:
-        """Store ``value`` only if ``key`` is absent."""
-
-    def delete_if_equals(self, key: str, token: bytes) -> bool:
-        """Delete ``key`` only if it holds ``token``."""
-
-    async def aadd(self, key: str, value: Any, ttl: float) -> bool:
-        """Async twin of `add`."""
-
-    async def adelete_if_equals(self, key: str, token: bytes) -> bool:
-        """Async twin of `delete_if_equals`."""
-
-
-def lock_store(backend: object) -> LockStore | None:
-    """
-    Return the shared store a lock can live in: the backend, its L2, or None (in-process only).
-    """
-    for candidate in (backend, getattr(backend, "l2", None)):
-        if isinstance(candidate, LockStore):
-            return candidate
-    return None
 
 
 class RedisLock:

@@ -223,7 +223,7 @@ class ReadThrough:
             return False
         # A backend that just failed would only make the second look cost a second
         # timeout: the read that sent us here most likely failed too.
-        breaker = getattr(self._cache.backend, "breaker", None)
+        breaker = self._cache.powers.breaker
         return breaker is None or not breaker.suspect(1.0)
 
     def _landed(self, full_key: str) -> None:

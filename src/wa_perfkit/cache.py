@@ -33,8 +33,14 @@ from wa_perfkit import config
 from wa_perfkit._log import RateLimitedWarning
 from wa_perfkit._readthrough import ReadThrough
 from wa_perfkit._singleflight import ThreadFlight
-from wa_perfkit.backends.base import MISS, Backend, PrefixClearable, TagIndex
-from wa_perfkit.backends.hooks import Peekable, SerializerAware
+from wa_perfkit.backends.base import (
+    MISS,
+    Backend,
+    PrefixClearable,
+    SerializerAware,
+    TagIndex,
+    powers,
+)
 from wa_perfkit.backends.null import NullBackend
 from wa_perfkit.errors import BackendError, ConfigurationError, SerializationError
 from wa_perfkit.keys import MAX_PLAIN_LENGTH, digest
@@ -109,9 +115,11 @@ class Cache:
         self._warn = RateLimitedWarning()
         self._reads: dict[str, asyncio.Future[Any]] = {}  # full key -> the read in flight
         self._read_flight = ThreadFlight()  # the same, for threads
+        #: What the backend can do beyond the contract, read once (never on the hit path).
+        self.powers = powers(backend)
         # Decided once: an object backend is read directly, a byte backend through decode.
-        # In-process backends: reads never block and are never shared (decided once).
-        self._local = bool(getattr(backend, "local", False))
+        # In-process backends: reads never block and are never shared.
+        self._local = self.powers.local
         # A local byte store (MemoryBackend(copy=True)) promises each hit its own
         # copy: its reads are never shared, and they cost no round trip anyway.
         self.read: Callable[[str], Any] = (
@@ -119,8 +127,8 @@ class Cache:
             if backend.stores_objects
             else self._read_bytes_once if self._local else self._read_bytes
         )
-        if isinstance(backend, Peekable):  # tiered: L1 without I/O, then the guarded L2
-            self.read = self._peek_then_read(backend.peek)
+        if self.powers.peek is not None:  # tiered: L1 without I/O, then the guarded L2
+            self.read = self._peek_then_read(self.powers.peek)
         engine = ReadThrough(self)
         #: The read-through engines (`wa_perfkit._readthrough.ReadThrough`): read a full
         #: key then resolve, or resolve what was already read.
@@ -562,7 +570,7 @@ class Cache:
         """
         Return this cache's counters, including every function that uses it.
         """
-        state = getattr(getattr(self.backend, "breaker", None), "state", "closed")
+        state = self.powers.breaker_state
         with self._children_lock:
             children = list(self._children)
         return total([self._stats.snapshot(state), *(c.snapshot() for c in children)])
@@ -573,7 +581,7 @@ class Cache:
 
         Functions sharing a name are added together; the values add up to `stats`.
         """
-        state = getattr(getattr(self.backend, "breaker", None), "state", "closed")
+        state = self.powers.breaker_state
         with self._children_lock:
             children = list(self._children)
         result = {self.name: self._stats.snapshot(state)}
@@ -621,14 +629,14 @@ class Cache:
         self._warn.warn("encode", "wa_perfkit: cache %s cannot store a value: %s", self.name, exc)
 
     def _tag_backend(self) -> TagIndex:
-        if not isinstance(self.backend, TagIndex):
+        if self.powers.tags is None:
             raise ConfigurationError(f"{type(self.backend).__name__} does not support tags")
-        return self.backend
+        return self.powers.tags
 
     def _clearable(self) -> PrefixClearable:
-        if not isinstance(self.backend, PrefixClearable):
+        if self.powers.clearable is None:
             raise ConfigurationError(f"{type(self.backend).__name__} cannot clear by prefix")
-        return self.backend
+        return self.powers.clearable
 
 
 def _seconds(ttl: Duration) -> float:
@@ -642,7 +650,9 @@ def _check_backend(backend: object) -> None:
             f"Cache() takes a backend, not the URL {config.redact(backend)!r}: "
             "use Cache.from_url(url), or Cache(RedisBackend(url))"
         )
-    if not all(hasattr(backend, attr) for attr in ("stores_objects", "get", "set", "aget")):
+    if not all(
+        hasattr(backend, attr) for attr in ("stores_objects", "local", "get", "set", "aget")
+    ):
         raise ConfigurationError(
             f"Cache() takes a backend (MemoryBackend(), RedisBackend(url), ...), "
             f"not {type(backend).__name__}"

@@ -40,7 +40,7 @@ from typing import Any, Protocol, TypeVar, overload
 
 from typing_extensions import ParamSpec
 
-from wa_perfkit._lock import LockedFlight, lock_store
+from wa_perfkit._lock import LockedFlight
 from wa_perfkit._log import logger
 from wa_perfkit.backends.base import MISS
 from wa_perfkit.cache import Cache
@@ -216,8 +216,8 @@ def _async_core(spec: _Spec, builder: KeyBuilder) -> _Core:
     tags, name, debug = _tag_maker(spec, builder), stats.name, logger.isEnabledFor
     # A local backend's sync read never blocks: skip a coroutine per hit. Nor does the
     # L1 of a tiered backend (`Peekable`): only its misses await the L2.
-    local = bool(getattr(cache.backend, "local", False))
-    local_read = cache.read if local else getattr(cache.backend, "peek", None)
+    local = cache.powers.local
+    local_read = cache.read if local else cache.powers.peek
     aread, stale = cache.aread, bool(policy.stale_ttl)
 
     async def core(func: Callable[..., Any], args: tuple[Any, ...], kwargs: Any) -> Any:
@@ -401,7 +401,7 @@ def ttl_repository(
     lock_ttl = seconds(lock_ttl, "lock_ttl")
     if lock and not lock_ttl > 0:
         raise ConfigurationError(f"lock_ttl must be positive, not {lock_ttl!r}")
-    store = lock_store(cache.backend) if lock else None
+    store = cache.powers.lock_store if lock else None
     flight = LockedFlight(store, lock_ttl) if store is not None else None
 
     def decorate(func: Callable[..., Any]) -> Any:

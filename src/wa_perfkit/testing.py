@@ -141,6 +141,7 @@ class BackendContract:
         """The backend is a `Backend` and says whether it stores objects or bytes."""
         assert isinstance(backend, Backend)
         assert isinstance(backend.stores_objects, bool)
+        assert isinstance(backend.local, bool)
 
     def test_get_set_delete(self, backend: Any) -> None:
         """A stored value is read back until deleted; a miss is `MISS`, never None."""

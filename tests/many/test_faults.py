@@ -17,7 +17,7 @@ from tests.conftest import FakeClock
 from tests.many._load import Load, run_tasks, run_threads
 from tests.many.conftest import make_backend
 from tests.services import RedisServer
-from wa_perfkit._breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
+from wa_perfkit.backends.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
 from wa_perfkit.cache import Cache
 from wa_perfkit.errors import BackendError, BackendUnavailable
 from wa_perfkit.repository import ttl_repository

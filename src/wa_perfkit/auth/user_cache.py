@@ -55,7 +55,7 @@ from typing import Any, Generic, TypeVar, cast
 
 import jwt
 
-from wa_perfkit._lock import LockedFlight, lock_store
+from wa_perfkit._lock import LockedFlight
 from wa_perfkit._log import RateLimitedWarning, logger
 from wa_perfkit._secret import Secret
 from wa_perfkit._singleflight import AsyncFlight, ThreadFlight
@@ -137,7 +137,7 @@ class CachedUser(Generic[U]):
         lock_ttl = seconds(lock_ttl, "lock_ttl")
         if not ttl > 0:
             raise ConfigurationError(f"ttl must be positive, not {ttl!r}")
-        if server_key is None and not getattr(cache.backend, "local", False):
+        if server_key is None and not cache.powers.local:
             raise ConfigurationError(
                 "a shared cache backend needs server_key= (the same on every instance)"
             )
@@ -159,7 +159,7 @@ class CachedUser(Generic[U]):
         self._entries = cache.full_key(f"{prefix}:u:")
         self._read = cache.read
         # A local backend never blocks: its sync read is also the async hit path.
-        self._local = bool(getattr(cache.backend, "local", False))
+        self._local = cache.powers.local
         # Only this process writes to a local backend: its entries need no MAC (and
         # its users need not be encodable). Anything shared is checked.
         self._signed = not self._local
@@ -169,7 +169,7 @@ class CachedUser(Generic[U]):
         self._unstable = threading.Event()
         self._stats = cache.new_stats(f"cached_user:{prefix}")
         self._threads = ThreadFlight()
-        store = lock_store(cache.backend) if lock else None
+        store = cache.powers.lock_store if lock else None
         self._lock = LockedFlight(store, lock_ttl) if store is not None else None
         self._tasks = AsyncFlight()
         self._warn = RateLimitedWarning()
@@ -557,8 +557,7 @@ class CachedUser(Generic[U]):
         Return hits, misses, loads and load errors of this user cache, and its backend's
         breaker state.
         """
-        breaker = getattr(self.cache.backend, "breaker", None)
-        return self._stats.snapshot(getattr(breaker, "state", "closed"))
+        return self._stats.snapshot(self.cache.powers.breaker_state)
 
 
 def _unverified_exp(token: str) -> float | None:

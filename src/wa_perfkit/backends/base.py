@@ -11,8 +11,11 @@ Two kinds of backend exist:
   keep the Python value itself, so a hit costs no decode;
 * byte backends (Redis) store ``bytes`` produced by the cache's serializer.
 
-Optional powers are separate, small protocols (`PrefixClearable`,
-`TagIndex`) so a minimal backend only implements the seven operations.
+Optional powers are separate, small protocols declared here and nowhere
+else (`PrefixClearable`, `TagIndex`, `LockStore`, `Peekable`,
+`SerializerAware`, `Guarded`, `Layered`), so a minimal backend only implements
+the seven operations. `powers` reads them once, when a `Cache` is built:
+nothing probes a backend on the hit path.
 
 A miss is the `MISS` sentinel, never ``None``: ``None`` is a value a cache
 may legitimately hold (``cache_none=True``).
@@ -21,10 +24,28 @@ may legitimately hold (``cache_none=True``).
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
-from typing import Any, Final, Literal, Protocol, runtime_checkable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, runtime_checkable
 
-__all__ = ["MISS", "Backend", "Missing", "PrefixClearable", "TagIndex"]
+if TYPE_CHECKING:
+    from wa_perfkit.backends.breaker import CircuitBreaker
+    from wa_perfkit.serialization import Serializer
+
+__all__ = [
+    "MISS",
+    "Backend",
+    "Guarded",
+    "Layered",
+    "LockStore",
+    "Missing",
+    "Peekable",
+    "Powers",
+    "PrefixClearable",
+    "SerializerAware",
+    "TagIndex",
+    "powers",
+]
 
 
 class Missing(enum.Enum):
@@ -55,6 +76,8 @@ class Backend(Protocol):
 
     #: True when values are kept as Python objects rather than bytes.
     stores_objects: bool
+    #: True when reads never leave the process (no I/O, no failure, nothing to share).
+    local: bool
 
     def get(self, key: str) -> Any:
         """
@@ -169,3 +192,127 @@ class TagIndex(Protocol):
         """
         Async twin of `pop_tag`.
         """
+
+
+@runtime_checkable
+class LockStore(Protocol):
+    """
+    What a cross-process lock needs from a backend: set-if-absent and compare-and-delete.
+    """
+
+    def add(self, key: str, value: Any, ttl: float) -> bool:
+        """Store ``value`` only if ``key`` is absent; True if stored."""
+
+    def delete_if_equals(self, key: str, token: bytes) -> bool:
+        """Delete ``key`` only if it holds ``token``."""
+
+    async def aadd(self, key: str, value: Any, ttl: float) -> bool:
+        """Async twin of `add`."""
+
+    async def adelete_if_equals(self, key: str, token: bytes) -> bool:
+        """Async twin of `delete_if_equals`."""
+
+
+@runtime_checkable
+class SerializerAware(Protocol):
+    """
+    A backend that keeps decoded objects and encodes for a remote tier itself.
+
+    The `Cache` hands it its serializer and namespace once, when built on it,
+    and then treats it as an object backend (``stores_objects = True``): a
+    value crosses the cache undecoded, so an in-process hit costs no decode.
+    """
+
+    def bind(self, namespace: str, serializer: Serializer) -> None:
+        """
+        Encode with ``serializer``; expect keys of ``namespace``.
+
+        Raises:
+            ConfigurationError: another cache bound an incompatible serializer.
+        """
+
+
+@runtime_checkable
+class Peekable(Protocol):
+    """
+    A backend with a non-blocking in-process first tier (an async hit needs no await).
+    """
+
+    def peek(self, key: str) -> Any:
+        """
+        Return the in-process value under ``key``, or `MISS`; never does I/O.
+        """
+
+
+@runtime_checkable
+class Guarded(Protocol):
+    """
+    A remote backend behind a circuit breaker (its state shows in stats and metrics).
+    """
+
+    breaker: CircuitBreaker
+
+
+@runtime_checkable
+class Layered(Protocol):
+    """
+    A backend made of an in-process first tier over a shared second one.
+    """
+
+    l1: Backend
+    l2: Backend
+
+
+@dataclass(frozen=True)
+class Powers:
+    """
+    What a backend can do beyond the contract, read once when a `Cache` is built.
+
+    Attributes:
+        local: reads never leave the process (see `Backend.local`).
+        peek: the in-process first-tier read of a layered backend, or None.
+        breaker: the circuit breaker guarding the backend (or its shared tier), or None.
+        lock_store: where a cross-process lock can live (the backend or its shared
+            tier), or None when locks can only be in-process.
+        tags: the tag index, or None when tags are not supported.
+        clearable: the prefix-clearing backend, or None.
+    """
+
+    local: bool
+    peek: Callable[[str], Any] | None
+    breaker: CircuitBreaker | None
+    lock_store: LockStore | None
+    tags: TagIndex | None
+    clearable: PrefixClearable | None
+
+    @property
+    def breaker_state(self) -> str:
+        """The breaker's state, or ``"closed"`` for a backend without one."""
+        return self.breaker.state if self.breaker is not None else "closed"
+
+
+def powers(backend: Backend) -> Powers:
+    """
+    Read what ``backend`` can do, once (a `Cache` does this when it is built).
+
+    Args:
+        backend: any backend.
+
+    Returns:
+        Its `Powers`; the shared tier of a `Layered` backend lends its breaker and lock.
+    """
+    shared = backend.l2 if isinstance(backend, Layered) else backend
+    return Powers(
+        local=bool(backend.local),
+        peek=backend.peek if isinstance(backend, Peekable) else None,
+        breaker=_breaker_of(backend) or _breaker_of(shared),
+        lock_store=next(
+            (b for b in (backend, shared) if isinstance(b, LockStore)), None
+        ),
+        tags=backend if isinstance(backend, TagIndex) else None,
+        clearable=backend if isinstance(backend, PrefixClearable) else None,
+    )
+
+
+def _breaker_of(backend: object) -> CircuitBreaker | None:
+    return backend.breaker if isinstance(backend, Guarded) else None

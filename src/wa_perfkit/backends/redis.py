@@ -44,7 +44,6 @@ import redis.asyncio as aioredis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from wa_perfkit._breaker import CircuitBreaker
 from wa_perfkit.backends._redis_ops import (
     _POP_TAG_SCRIPT,
     _RELEASE_SCRIPT,
@@ -64,6 +63,7 @@ from wa_perfkit.backends._redis_ops import (
     redact_url,
 )
 from wa_perfkit.backends.base import MISS
+from wa_perfkit.backends.breaker import CircuitBreaker
 from wa_perfkit.errors import BackendError, BackendUnavailable, ConfigurationError
 
 __all__ = ["RedisBackend"]
@@ -96,6 +96,7 @@ class RedisBackend:
     """
 
     stores_objects = False
+    local = False
 
     def __init__(
         self,
