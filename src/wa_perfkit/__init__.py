@@ -4,6 +4,19 @@ wa_perfkit: fast, safe caching for WhatsApp Business inbox backends.
 The names here are the public API. Backends that need an extra
 (`RedisBackend` and `TieredBackend` need ``wa-perfkit[redis]``) are imported on first use, so
 ``import wa_perfkit`` works with the core dependencies alone.
+
+The package is built in layers; a module imports only its own layer and the
+ones below it (a test walks every import to keep it so, and forbids cycles):
+
+| layer | modules | what lives there |
+|---|---|---|
+| 6 edges | `integrations`, `fastapi`, `flask`, `cli`, `demo` | frameworks, command line, demo |
+| 5 toolkits | `whatsapp`, `pagination`, `sql` | the inbox domain |
+| 4 objects users hold | `cache`, `repository`, `auth`, `config`, `testing` | the API |
+| 3 engine | `_readthrough`, `_singleflight`, `_lock` | how a miss is served |
+| 2 backends | `backends` (`base` declares the contract and every power) | storage |
+| 1 pure decisions | `keys`, `policy`, `serialization`, `metrics`, `observe` | no I/O |
+| 0 foundations | `errors`, `_log`, `_secret`, `_extras` | imported by all |
 """
 
 from __future__ import annotations
