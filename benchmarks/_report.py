@@ -266,7 +266,7 @@ def render(
         "### How to reproduce",
         "",
         "```",
-        "make bench            # installs .[bench], writes this file",
+        "make bench            # installs the bench group, writes this file",
         ".venv/bin/python benchmarks/run.py --quick    # a few-second smoke run, prints only",
         "```",
         "",

@@ -10,7 +10,14 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 import redis
 
-from tests.services import RedisServer, delete_namespace, find_redis, throwaway_redis
+from tests.services import (
+    SERVER_KINDS,
+    RedisServer,
+    delete_namespace,
+    find_redis,
+    find_valkey,
+    throwaway_redis,
+)
 from wa_perfkit.backends.memory import MemoryBackend
 from wa_perfkit.backends.redis import RedisBackend
 from wa_perfkit.cache import Cache
@@ -25,13 +32,26 @@ def fixture_redis_url() -> Iterator[str]:
     yield from find_redis()
 
 
+@pytest.fixture(name="valkey_url", scope="session")
+def fixture_valkey_url() -> Iterator[str]:
+    """The URL of the session's Valkey (env var, or a throwaway valkey-server)."""
+    yield from find_valkey()
+
+
+@pytest.fixture(name="server_url", params=SERVER_KINDS)
+def fixture_server_url(request: pytest.FixtureRequest) -> str:
+    """The session's Redis, then its Valkey: the URL of each server kind in turn."""
+    return str(request.getfixturevalue(f"{request.param}_url"))
+
+
 @pytest.fixture(name="namespace")
 def fixture_namespace(request: pytest.FixtureRequest) -> Iterator[str]:
-    """A namespace no other test uses; its Redis keys are deleted afterwards."""
+    """A namespace no other test uses; its Redis (and Valkey) keys are deleted afterwards."""
     namespace = f"t{uuid.uuid4().hex[:12]}"
     yield namespace
-    if "redis_url" in request.fixturenames:
-        delete_namespace(request.getfixturevalue("redis_url"), namespace + ":")
+    for url_fixture in ("redis_url", "valkey_url"):
+        if url_fixture in request.fixturenames:
+            delete_namespace(request.getfixturevalue(url_fixture), namespace + ":")
 
 
 @pytest.fixture(name="redis_client")
@@ -43,9 +63,14 @@ def fixture_redis_client(redis_url: str) -> Iterator[redis.Redis]:
 
 
 @pytest.fixture(name="redis_server")
-def fixture_redis_server() -> Iterator[RedisServer]:
-    """A throwaway redis-server this test may kill, pause or restart."""
-    with throwaway_redis() as server:
+def fixture_redis_server(request: pytest.FixtureRequest) -> Iterator[RedisServer]:
+    """A throwaway redis-server this test may kill, pause or restart.
+
+    Parametrize it with ``SERVER_KINDS`` (``indirect=True``) to run the test on a
+    throwaway valkey-server too.
+    """
+    kind = getattr(request, "param", "redis")
+    with throwaway_redis(kind=kind) as server:
         yield server
 
 
@@ -54,21 +79,41 @@ def fixture_clock() -> FakeClock:
     return FakeClock()
 
 
-@pytest.fixture(name="backend", params=["memory", "redis"])
-async def fixture_backend(
-    request: pytest.FixtureRequest, clock: FakeClock
+async def _backend(
+    kind: str, request: pytest.FixtureRequest, clock: FakeClock
 ) -> AsyncIterator[MemoryBackend | RedisBackend]:
-    """Each backend in turn: the contract suite runs over all of them."""
-    if request.param == "memory":
+    if kind == "memory":
         yield MemoryBackend(maxsize=1000, timer=clock)
         return
-    backend = RedisBackend(request.getfixturevalue("redis_url"))
+    backend = RedisBackend(request.getfixturevalue(f"{kind}_url"))
     yield backend
     backend.close()
     await backend.aclose()
 
 
+@pytest.fixture(name="backend", params=["memory", *SERVER_KINDS])
+async def fixture_backend(
+    request: pytest.FixtureRequest, clock: FakeClock
+) -> AsyncIterator[MemoryBackend | RedisBackend]:
+    """Each backend in turn (memory, Redis, Valkey): the contract suite runs over all."""
+    async for backend in _backend(request.param, request, clock):
+        yield backend
+
+
+# The Cache-level suites run on memory and Redis; Valkey is covered by the backend
+# contract and the RedisBackend tests (keeps `make test` within its time on 4 Pythons).
+@pytest.fixture(name="cache_backend", params=["memory", "redis"])
+async def fixture_cache_backend(
+    request: pytest.FixtureRequest, clock: FakeClock
+) -> AsyncIterator[MemoryBackend | RedisBackend]:
+    """Each backend a `cache` runs on, in turn."""
+    async for backend in _backend(request.param, request, clock):
+        yield backend
+
+
 @pytest.fixture(name="cache")
-def fixture_cache(backend: MemoryBackend | RedisBackend, namespace: str, clock: FakeClock) -> Cache:
+def fixture_cache(
+    cache_backend: MemoryBackend | RedisBackend, namespace: str, clock: FakeClock
+) -> Cache:
     """A cache on each backend in turn, in the test's own namespace."""
-    return Cache(backend, namespace=namespace, clock=clock)
+    return Cache(cache_backend, namespace=namespace, clock=clock)

@@ -59,7 +59,7 @@ scalars = (
     | st.datetimes()
     | st.datetimes(timezones=st.timezones())
     | st.builds(
-        Contact, st.uuids(), st.text(max_size=20), st.datetimes(timezones=st.just(dt.UTC))
+        Contact, st.uuids(), st.text(max_size=20), st.datetimes(timezones=st.just(dt.timezone.utc))
     )
     | st.builds(
         Account,

@@ -7,9 +7,10 @@ from __future__ import annotations
 import asyncio
 import json
 
+import pytest
 import redis
 
-from tests.services import RedisServer
+from tests.services import SERVER_KINDS, RedisServer
 from wa_perfkit.backends.base import MISS
 from wa_perfkit.backends.redis import RedisBackend
 from wa_perfkit.cache import Cache
@@ -25,6 +26,11 @@ def commandstats(client: redis.Redis) -> dict[str, int]:
     return {k: v for k, v in calls.items() if k not in {"info", "config|resetstat", "config"}}
 
 
+# Each test on a throwaway redis-server, then on a throwaway valkey-server.
+on_each_server = pytest.mark.parametrize("redis_server", SERVER_KINDS, indirect=True)
+
+
+@on_each_server
 class TestRoundTrips:
     def test_one_command_per_sync_hit(self, redis_server: RedisServer) -> None:
         """100 sync hits of a decorated function cost exactly 100 GETs and nothing else."""
@@ -100,6 +106,7 @@ class TestRoundTrips:
 
 
 class TestFaults:
+    @on_each_server
     def test_dead_server_is_a_miss(self, redis_server: RedisServer) -> None:
         """With the server killed, reads are misses and the loader answers; nothing raises."""
         backend = RedisBackend(redis_server.url)
@@ -122,11 +129,11 @@ class TestFaults:
         assert cache.delete("c") is False
         backend.close()
 
-    def test_not_json_for_raw_clients(self, redis_url: str, namespace: str) -> None:
+    def test_not_json_for_raw_clients(self, server_url: str, namespace: str) -> None:
         """Stored entries are a readable JSON envelope, not pickle."""
-        cache = Cache(RedisBackend(redis_url), namespace=namespace)
+        cache = Cache(RedisBackend(server_url), namespace=namespace)
         cache.set("k", ROW, 10)
-        raw = redis.Redis.from_url(redis_url).get(cache.full_key("k"))
+        raw = redis.Redis.from_url(server_url).get(cache.full_key("k"))
         assert raw is not None and raw.startswith(b"W1p")
         assert json.loads(raw[3:]) == ROW
 

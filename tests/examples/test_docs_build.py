@@ -18,7 +18,7 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
         importlib.util.find_spec("mkdocs") is None or importlib.util.find_spec("material") is None,
-        reason="pip install -e '.[docs]' (make docs) to build the docs site",
+        reason="pip install --group docs (make docs) to build the docs site",
     ),
 ]
 
