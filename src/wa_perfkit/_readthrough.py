@@ -30,8 +30,7 @@ from wa_perfkit._log import logger
 from wa_perfkit._singleflight import AsyncFlight, ThreadFlight
 from wa_perfkit.backends.base import MISS
 from wa_perfkit.metrics import Stats
-from wa_perfkit.observe import ERROR, HIT, STALE, note, observing
-from wa_perfkit.observe import MISS as MISS_EVENT
+from wa_perfkit.observe import Outcome, note, observing
 from wa_perfkit.policy import Policy
 
 if TYPE_CHECKING:
@@ -87,9 +86,9 @@ class ReadThrough:
         per-process single-flight, so on a miss only).
         """
         outcome, value = self._classify(full_key, stored, policy, stats)
-        if outcome is STALE:
+        if outcome is Outcome.STALE:
             self._refresh_in_thread(full_key, loader, policy, stats, tags)
-        if outcome is not MISS_EVENT:
+        if outcome is not Outcome.MISS:
             return value  # type: ignore[no-any-return]
         with _timed_miss(stats.name, full_key):
             return self._thread_flight.run(
@@ -124,11 +123,11 @@ class ReadThrough:
         Async twin of `resolve`; ``loader`` is an async callable.
         """
         outcome, value = self._classify(full_key, stored, policy, stats)
-        if outcome is STALE:
+        if outcome is Outcome.STALE:
             self._async_flight.start(
                 full_key, lambda: self._aload_and_store(full_key, loader, policy, stats, tags)
             )
-        if outcome is not MISS_EVENT:
+        if outcome is not Outcome.MISS:
             return value  # type: ignore[no-any-return]
         with _timed_miss(stats.name, full_key):
             return await self._async_flight.run(
@@ -144,14 +143,14 @@ class ReadThrough:
             if fresh:
                 stats.count_hit()
                 if observing():
-                    note(stats.name, HIT, full_key)
-                return HIT, value
+                    note(stats.name, Outcome.HIT, full_key)
+                return Outcome.HIT, value
             if value is not MISS:
                 stats.count_stale_hit()
-                note(stats.name, STALE, full_key)
-                return STALE, value
+                note(stats.name, Outcome.STALE, full_key)
+                return Outcome.STALE, value
         stats.count_miss()
-        return MISS_EVENT, MISS
+        return Outcome.MISS, MISS
 
     def _lead(
         self,
@@ -312,9 +311,9 @@ def _timed_miss(name: str, full_key: str) -> Iterator[None]:
     try:
         yield
     except BaseException:
-        note(name, ERROR, full_key, time.perf_counter() - started)
+        note(name, Outcome.ERROR, full_key, time.perf_counter() - started)
         raise
-    note(name, MISS_EVENT, full_key, time.perf_counter() - started)
+    note(name, Outcome.MISS, full_key, time.perf_counter() - started)
 
 
 @contextlib.contextmanager

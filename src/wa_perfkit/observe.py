@@ -26,7 +26,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Final, Protocol
 
 from wa_perfkit._log import logger
 from wa_perfkit.keys import digest
@@ -34,6 +34,7 @@ from wa_perfkit.keys import digest
 __all__ = [
     "CacheEvent",
     "Listener",
+    "Outcome",
     "RequestObserver",
     "RequestTrace",
     "add_listener",
@@ -44,7 +45,15 @@ __all__ = [
     "stop_trace",
 ]
 
-HIT, MISS, STALE, ERROR = "hit", "miss", "stale", "error"
+class Outcome:
+    """
+    The outcome names a `CacheEvent` carries (plain strings, as they appear in headers).
+    """
+
+    HIT: Final = "hit"
+    STALE: Final = "stale"
+    MISS: Final = "miss"
+    ERROR: Final = "error"
 
 
 @dataclass(frozen=True)
@@ -118,7 +127,7 @@ def note(name: str, outcome: str, key: str, load_seconds: float = 0.0) -> None:
     if trace is not None:
         event = CacheEvent(name, outcome, load_seconds)
         trace.events.append(event)
-    if outcome != HIT and _listeners:
+    if outcome != Outcome.HIT and _listeners:
         _dispatch(event or CacheEvent(name, outcome, load_seconds))
     if _debug(logging.DEBUG):
         logger.debug(
@@ -224,8 +233,8 @@ def server_timing(trace: RequestTrace, app_seconds: float, loader_name: str = "d
     parts = [f'cache;desc="{event.outcome}"' for event in events[:MAX_TIMING_EVENTS]]
     if len(events) > MAX_TIMING_EVENTS:
         parts.append(f'cache;desc="+{len(events) - MAX_TIMING_EVENTS} more"')
-    loaded = sum(event.load_seconds for event in events if event.outcome != HIT)
-    if any(event.outcome in (MISS, ERROR) for event in events):
+    loaded = sum(event.load_seconds for event in events if event.outcome != Outcome.HIT)
+    if any(event.outcome in (Outcome.MISS, Outcome.ERROR) for event in events):
         parts.append(f"{loader_name};dur={loaded * 1000:.1f}")
     parts.append(f"app;dur={app_seconds * 1000:.1f}")
     return ", ".join(parts)

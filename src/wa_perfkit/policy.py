@@ -22,12 +22,11 @@ from typing import Any, TypeAlias
 
 from wa_perfkit.errors import ConfigurationError
 
-__all__ = ["FRESH", "STALE", "Duration", "Policy", "seconds"]
+__all__ = ["Duration", "Policy", "seconds"]
 
 #: A length of time: seconds (``int`` or ``float``) or a `datetime.timedelta`.
 Duration: TypeAlias = float | timedelta
 
-FRESH, STALE = True, False
 
 # Bounded so that a corrupted or foreign [fresh_until, value] pair is still a plain value check.
 _STALE_PAIR_LEN = 2
@@ -148,13 +147,13 @@ class Policy:
 
     def from_store(self, stored: Any, now: float) -> tuple[Any, bool]:
         """
-        Split what was read into ``(value, FRESH or STALE)``.
+        Split what was read into ``(value, is_fresh)``.
 
         Raises:
             ValueError: with ``stale_ttl``, the stored shape is not ``[fresh_until, value]``.
         """
         if not self.stale_ttl:
-            return stored, FRESH
+            return stored, True
         if type(stored) is not list or len(stored) != _STALE_PAIR_LEN:
             raise ValueError("entry is not a [fresh_until, value] pair")
         fresh_until, value = stored

@@ -47,7 +47,7 @@ from wa_perfkit.cache import Cache
 from wa_perfkit.errors import ConfigurationError
 from wa_perfkit.keys import KeyBuilder, check_template
 from wa_perfkit.metrics import StatsSnapshot
-from wa_perfkit.observe import HIT, current_trace, note
+from wa_perfkit.observe import Outcome, current_trace, note
 from wa_perfkit.policy import Duration, Policy, seconds
 
 __all__ = ["AsyncCachedFunction", "CachedFunction", "ttl_repository"]
@@ -197,7 +197,7 @@ def _sync_core(spec: _Spec, builder: KeyBuilder) -> _Core:
         if value is not MISS:
             count_hit()
             if current_trace() is not None or debug(DEBUG):
-                note(name, HIT, key)
+                note(name, Outcome.HIT, key)
             return value
         loader = partial(func, *args, **kwargs)
         return resolve(key, MISS, loader, policy, stats, tags(args, kwargs))
@@ -228,7 +228,7 @@ def _async_core(spec: _Spec, builder: KeyBuilder) -> _Core:
         if value is not MISS and not stale:
             count_hit()
             if current_trace() is not None or debug(DEBUG):
-                note(name, HIT, key)
+                note(name, Outcome.HIT, key)
             return value
         loader = partial(func, *args, **kwargs)
         return await aresolve(key, value, loader, policy, stats, tags(args, kwargs))

@@ -72,8 +72,7 @@ from wa_perfkit.errors import (
     UserLoaderError,
 )
 from wa_perfkit.metrics import StatsSnapshot
-from wa_perfkit.observe import HIT, current_trace, note
-from wa_perfkit.observe import MISS as MISS_EVENT
+from wa_perfkit.observe import Outcome, current_trace, note
 from wa_perfkit.policy import Duration, seconds
 
 __all__ = ["CachedUser", "Claims", "Loader"]
@@ -200,7 +199,7 @@ class CachedUser(Generic[U]):
         try:
             return self._threads.run(fp, lambda: self._load_once(token, fp, key))
         finally:
-            note(self._stats.name, MISS_EVENT, fp, time.perf_counter() - started)
+            note(self._stats.name, Outcome.MISS, fp, time.perf_counter() - started)
 
     async def aresolve(self, token: str) -> U:
         """
@@ -218,7 +217,7 @@ class CachedUser(Generic[U]):
         try:
             return await self._tasks.run(fp, lambda: self._aload_once(token, fp, key))
         finally:
-            note(self._stats.name, MISS_EVENT, fp, time.perf_counter() - started)
+            note(self._stats.name, Outcome.MISS, fp, time.perf_counter() - started)
 
     def _load_once(self, token: str, fp: str, key: str) -> U:
         if self._lock is None:
@@ -256,7 +255,7 @@ class CachedUser(Generic[U]):
                 if counted:
                     self._stats.count_hit()
                     if current_trace() is not None or logger.isEnabledFor(DEBUG):
-                        note(self._stats.name, HIT, key)
+                        note(self._stats.name, Outcome.HIT, key)
                 return entry["user"]
         except (TypeError, KeyError, IndexError):  # a foreign entry is a miss
             pass

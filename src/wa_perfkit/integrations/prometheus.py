@@ -46,7 +46,7 @@ from prometheus_client.registry import Collector
 
 from wa_perfkit.cache import Cache
 from wa_perfkit.metrics import StatsSnapshot
-from wa_perfkit.observe import ERROR, MISS, CacheEvent, add_listener
+from wa_perfkit.observe import CacheEvent, Outcome, add_listener
 
 __all__ = ["BUCKETS", "METRIC_NAMES", "CacheCollector"]
 
@@ -159,7 +159,7 @@ class CacheCollector(Collector):
         child.observe(seconds)
 
     def _on_event(self, event: CacheEvent) -> None:
-        if event.outcome in (MISS, ERROR):
+        if event.outcome in (Outcome.MISS, Outcome.ERROR):
             cache = self._owner(event.cache)
             if cache is not None:
                 self._load.labels(cache, event.cache).observe(event.load_seconds)
