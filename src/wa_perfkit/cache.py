@@ -120,6 +120,9 @@ class Cache:
         # Decided once: an object backend is read directly, a byte backend through decode.
         # In-process backends: reads never block and are never shared.
         self._local = self.powers.local
+        # A remote entry over this size is a miss, never decoded (a planted 12 MB entry
+        # would cost every reader hundreds of MB), and a value over it is not stored.
+        self._max_bytes = self.powers.max_value_bytes
         # A local byte store (MemoryBackend(copy=True)) promises each hit its own
         # copy: its reads are never shared, and they cost no round trip anyway.
         self.read: Callable[[str], Any] = (
@@ -344,6 +347,8 @@ class Cache:
         if data is MISS or self.backend.stores_objects:
             return data
         try:
+            if self._max_bytes is not None and len(data) > self._max_bytes:
+                raise SerializationError("too-large", f"{len(data)} bytes > max_value_bytes")
             return self.serializer.loads(data)
         except SerializationError as exc:
             self.report_corrupt(key, exc.reason)
@@ -482,10 +487,11 @@ class Cache:
         """
         try:
             payload = self._encode(value)
+            # An object backend encoding for its shared tier (tiered) may refuse it too.
+            stored = self._guard(lambda: self.backend.set(full_key, payload, ttl)) is not MISS
         except SerializationError as exc:
             self._unstorable(exc)
             return False
-        stored = self._guard(lambda: self.backend.set(full_key, payload, ttl)) is not MISS
         if stored and tags:
             index = self._tag_backend()
             for tag in tags:
@@ -500,10 +506,10 @@ class Cache:
         """
         try:
             payload = self._encode(value)
+            stored = await self._aguard(self.backend.aset(full_key, payload, ttl)) is not MISS
         except SerializationError as exc:
             self._unstorable(exc)
             return False
-        stored = await self._aguard(self.backend.aset(full_key, payload, ttl)) is not MISS
         if stored and tags:
             index = self._tag_backend()
             for tag in tags:
@@ -511,7 +517,12 @@ class Cache:
         return stored
 
     def _encode(self, value: Any) -> Any:
-        return value if self.backend.stores_objects else self.serializer.dumps(value)
+        if self.backend.stores_objects:
+            return value
+        data = self.serializer.dumps(value)
+        if self._max_bytes is not None and len(data) > self._max_bytes:
+            raise SerializationError("too-large", f"{len(data)} bytes > max_value_bytes")
+        return data
 
     # -- get or load ----------------------------------------------------------
 

@@ -99,14 +99,27 @@ async def _amget(client: Any, keys: Sequence[str]) -> list[Any]:
     return list(await client.mget(keys))
 
 
-def _delete_each(client: Any, keys: Sequence[str]) -> int:
+def _our_keys(members: Sequence[bytes]) -> list[str]:
+    # Every key this library writes is text, so a member that is not UTF-8 was put
+    # there by someone else: skip it rather than fail the whole invalidation halfway
+    # (the set is already popped by then).
+    keys = []
+    for member in members:
+        try:
+            keys.append(member.decode())
+        except UnicodeDecodeError:
+            continue
+    return sorted(keys)
+
+
+def _delete_each(client: Any, keys: Sequence[str | bytes]) -> int:
     pipe = client.pipeline(transaction=False)
     for key in keys:
         pipe.delete(key)
     return sum(pipe.execute())
 
 
-async def _adelete_each(client: Any, keys: Sequence[str]) -> int:
+async def _adelete_each(client: Any, keys: Sequence[str | bytes]) -> int:
     pipe = client.pipeline(transaction=False)
     for key in keys:
         pipe.delete(key)

@@ -263,6 +263,15 @@ class Layered(Protocol):
     l2: Backend
 
 
+@runtime_checkable
+class Bounded(Protocol):
+    """
+    A backend with a ceiling on the size of one stored value (a remote store).
+    """
+
+    max_value_bytes: int
+
+
 @dataclass(frozen=True)
 class Powers:
     """
@@ -276,6 +285,8 @@ class Powers:
             tier), or None when locks can only be in-process.
         tags: the tag index, or None when tags are not supported.
         clearable: the prefix-clearing backend, or None.
+        max_value_bytes: the largest stored value the backend (or its shared tier)
+            accepts and reads back, or None for no ceiling.
     """
 
     local: bool
@@ -284,6 +295,7 @@ class Powers:
     lock_store: LockStore | None
     tags: TagIndex | None
     clearable: PrefixClearable | None
+    max_value_bytes: int | None = None
 
     @property
     def breaker_state(self) -> str:
@@ -311,6 +323,7 @@ def powers(backend: Backend) -> Powers:
         ),
         tags=backend if isinstance(backend, TagIndex) else None,
         clearable=backend if isinstance(backend, PrefixClearable) else None,
+        max_value_bytes=shared.max_value_bytes if isinstance(shared, Bounded) else None,
     )
 
 

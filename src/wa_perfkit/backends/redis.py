@@ -58,6 +58,7 @@ from wa_perfkit.backends._redis_ops import (
     _is_cluster,
     _mget,
     _ms,
+    _our_keys,
     _with_ttl,
     _without_pool_timeout,
     redact_url,
@@ -90,9 +91,13 @@ class RedisBackend:
         pool_timeout: seconds a caller waits for a free pooled connection.
         breaker: the circuit breaker; one with defaults is created if omitted
             (opens after 3 consecutive failures, probes after 1 s).
+        max_value_bytes: the largest entry stored or read back (4 MiB): a larger
+            value is not written, and a larger entry found in Redis (planted by
+            another writer) is a miss counted as a decode error, never decoded.
 
     Raises:
-        ConfigurationError: neither ``url`` nor ``client`` was given.
+        ConfigurationError: neither ``url`` nor ``client`` was given, or
+            ``max_value_bytes`` is not positive.
     """
 
     stores_objects = False
@@ -110,6 +115,7 @@ class RedisBackend:
         max_connections: int = 64,
         pool_timeout: float = 1.0,
         breaker: CircuitBreaker | None = None,
+        max_value_bytes: int = 4 * 1024 * 1024,
     ) -> None:
         if url is None and client is None and async_client is None:
             raise ConfigurationError("RedisBackend needs url= or client=")
@@ -131,6 +137,9 @@ class RedisBackend:
         self._owns_async = async_client is None
         self._shown = redact_url(url) if url else "client"  # for logs and repr: no password
         self.breaker = breaker or CircuitBreaker(f"redis {self._shown}")
+        if not max_value_bytes > 0:
+            raise ConfigurationError(f"max_value_bytes must be positive, not {max_value_bytes!r}")
+        self.max_value_bytes = int(max_value_bytes)
         self._scripts: dict[str, Any] = {}
         self._async_ready: asyncio.Task[Any] | None = None
         self._async_gate: asyncio.Semaphore | None = None
@@ -358,7 +367,8 @@ class RedisBackend:
         pattern = _glob_escape(prefix) + "*"
 
         def run() -> int:
-            keys = [k.decode() for k in self.client.scan_iter(match=pattern, count=1000)]
+            # Raw bytes: a key someone else wrote need not be UTF-8, and must go too.
+            keys = list(self.client.scan_iter(match=pattern, count=1000))
             return _delete_each(self.client, keys) if keys else 0
 
         return self._guarded("clear_prefix", run)
@@ -371,7 +381,7 @@ class RedisBackend:
         pattern = _glob_escape(prefix) + "*"
 
         async def run() -> int:
-            keys = [k.decode() async for k in client.scan_iter(match=pattern, count=1000)]
+            keys = [k async for k in client.scan_iter(match=pattern, count=1000)]
             return await _adelete_each(client, keys) if keys else 0
 
         return await self._aguarded("clear_prefix", run)
@@ -397,7 +407,7 @@ class RedisBackend:
         """
 
         members = self._guarded("pop_tag", lambda: self.client.eval(_POP_TAG_SCRIPT, 1, tag))
-        return sorted(m.decode() for m in members)
+        return _our_keys(members)
 
     async def apop_tag(self, tag: str) -> list[str]:
         """
@@ -405,7 +415,7 @@ class RedisBackend:
         """
         client = self.async_client()
         members = await self._aguarded("pop_tag", lambda: client.eval(_POP_TAG_SCRIPT, 1, tag))
-        return sorted(m.decode() for m in members)
+        return _our_keys(members)
 
     # -- for the tiered backend and the lock ----------------------------------------
 

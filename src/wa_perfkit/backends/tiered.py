@@ -223,6 +223,8 @@ class TieredBackend:
 
     def _decode(self, data: bytes) -> Any:
         try:
+            if len(data) > self.l2.max_value_bytes:  # never decoded: see max_value_bytes
+                raise SerializationError("too-large", f"{len(data)} bytes > max_value_bytes")
             return self.serializer.loads(data)
         except SerializationError as exc:
             self.decode_errors += 1
@@ -231,6 +233,12 @@ class TieredBackend:
                 exc.reason,
             )
             return MISS
+
+    def _dumps(self, value: Any) -> bytes:
+        data = self.serializer.dumps(value)
+        if len(data) > self.l2.max_value_bytes:  # it would be a miss on every read
+            raise SerializationError("too-large", f"{len(data)} bytes > max_value_bytes")
+        return data
 
     def _decode_all(self, raw: list[Any]) -> list[Any]:
         # Batch reads do not fill L1: they carry no TTL, and batches are rare.
@@ -244,7 +252,7 @@ class TieredBackend:
         """
         ticket = self.bus.ticket(key)
         try:
-            self.l2.set(key, self.serializer.dumps(value), ttl)
+            self.l2.set(key, self._dumps(value), ttl)
         except BackendError:
             self._forget([key])
             raise
@@ -257,7 +265,7 @@ class TieredBackend:
         """
         ticket = self.bus.ticket(key)
         try:
-            await self.l2.aset(key, self.serializer.dumps(value), ttl)
+            await self.l2.aset(key, self._dumps(value), ttl)
         except BackendError:
             self._forget([key])
             raise
@@ -269,7 +277,7 @@ class TieredBackend:
         Set-if-absent, decided by L2 alone (it is the one all instances share).
         """
         ticket = self.bus.ticket(key)
-        stored = self.l2.add(key, self.serializer.dumps(value), ttl)
+        stored = self.l2.add(key, self._dumps(value), ttl)
         if stored:
             self._store_local(key, value, ttl, ticket)
         return stored
@@ -279,7 +287,7 @@ class TieredBackend:
         Async twin of `add`.
         """
         ticket = self.bus.ticket(key)
-        stored = await self.l2.aadd(key, self.serializer.dumps(value), ttl)
+        stored = await self.l2.aadd(key, self._dumps(value), ttl)
         if stored:
             self._store_local(key, value, ttl, ticket)
         return stored
