@@ -21,11 +21,13 @@ from hypothesis import strategies as st
 
 from tests.auth._tokens import SERVER_KEY, claims, hs_token
 from tests.auth._users import Users
+from tests.services import RedisServer
 from wa_perfkit.auth import CachedUser, JWTVerifier
+from wa_perfkit.backends.breaker import CircuitBreaker
 from wa_perfkit.backends.redis import RedisBackend
 from wa_perfkit.backends.tiered import TieredBackend
 from wa_perfkit.cache import Cache
-from wa_perfkit.errors import InvalidToken
+from wa_perfkit.errors import BackendError, InvalidToken
 from wa_perfkit.keys import digest
 
 FAR = 4_000_000_000.0
@@ -263,3 +265,48 @@ class TestMarkers:
         _plant(attacker, shared, gen[0].decode(), planted)
         assert hcurrent._generation(planted, gen[0].decode()) is None
         assert hcurrent.resolve(token)["id"] == "jack"
+
+
+class TestRefusedWrites:
+    """A Redis that serves reads but refuses writes (``min-replicas-to-write`` unmet)."""
+
+    @pytest.fixture(name="readonly")
+    async def fixture_readonly(
+        self, redis_server: RedisServer, verifier: JWTVerifier, users: Users
+    ) -> AsyncIterator[tuple[CachedUser[Any], redis.Redis]]:
+        # A breaker that never opens: every call reaches the server and is refused there.
+        breaker = CircuitBreaker("ro", failure_threshold=1_000_000)
+        backend = RedisBackend(redis_server.url, socket_timeout=1.0, breaker=breaker)
+        cache = Cache(backend, namespace="ro")
+        current = CachedUser(users.load, verifier=verifier, cache=cache, server_key=SERVER_KEY)
+        admin = redis.Redis.from_url(redis_server.url)
+        yield current, admin
+        admin.close()
+        backend.close()
+        await backend.aclose()
+
+    async def test_invalidate_user_raises_when_the_backend_refuses(
+        self, readonly: tuple[CachedUser[Any], redis.Redis], users: Users
+    ) -> None:
+        """A refused invalidation is a `BackendError`, never a quiet 0 that keeps the old roles."""
+        current, admin = readonly
+        token = hs_token(claims(sub="kim"))
+        assert current.resolve(token)["roles"] == ["agent"]
+        users.roles["kim"] = ["admin"]
+        admin.config_set("min-replicas-to-write", 1)
+        assert admin.get(_entry_key(current, token)) is not None  # reads still work
+        with pytest.raises(BackendError):
+            current.invalidate_user("kim")
+        with pytest.raises(BackendError):
+            await current.ainvalidate_user("kim")
+
+    async def test_revoke_returns_false_when_the_marker_is_refused(
+        self, readonly: tuple[CachedUser[Any], redis.Redis]
+    ) -> None:
+        """`revoke` says False when its marker was not stored."""
+        current, admin = readonly
+        token = hs_token(claims(sub="lee"))
+        current.resolve(token)
+        admin.config_set("min-replicas-to-write", 1)
+        assert current.revoke(token) is False
+        assert await current.arevoke(token) is False

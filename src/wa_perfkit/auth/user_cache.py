@@ -62,10 +62,11 @@ from wa_perfkit._singleflight import AsyncFlight, ThreadFlight
 from wa_perfkit.auth.fingerprint import Fingerprinter
 from wa_perfkit.auth.roles import RolesOf, check_roles, default_roles
 from wa_perfkit.auth.verifier import JWTVerifier
-from wa_perfkit.backends.base import MISS
+from wa_perfkit.backends.base import MISS, TagIndex
 from wa_perfkit.cache import Cache
 from wa_perfkit.errors import (
     AuthError,
+    BackendError,
     ConfigurationError,
     InvalidToken,
     SerializationError,
@@ -501,11 +502,25 @@ class CachedUser(Generic[U]):
 
         Returns:
             How many entries were removed.
+
+        Raises:
+            BackendError: the backend refused part of the invalidation (Redis down,
+                read-only, out of memory...): entries of this user may still be
+                served until they expire (``ttl`` at most). Retry, or make the
+                loader refuse the user and wait ``ttl``.
         """
         key = self._generation_key(user_id)
         generation = self._new_generation(self.cache.full_key(key))
-        self.cache.set(key, generation, self._generation_ttl())
-        return self.cache.invalidate_tags(self._user_tag(user_id))
+        bumped = self.cache.set(key, generation, self._generation_ttl())
+        tag = self.cache.tag_key(self._user_tag(user_id))
+        try:
+            members = self._tag_index().pop_tag(tag)
+            removed = self.cache.backend.delete_many(members) if members else 0
+        except BackendError as exc:
+            raise _refused(exc.operation) from exc
+        if not bumped:
+            raise _refused("set")
+        return int(removed)
 
     async def ainvalidate_user(self, user_id: str) -> int:
         """
@@ -513,8 +528,22 @@ class CachedUser(Generic[U]):
         """
         key = self._generation_key(user_id)
         generation = self._new_generation(self.cache.full_key(key))
-        await self.cache.aset(key, generation, self._generation_ttl())
-        return await self.cache.ainvalidate_tags(self._user_tag(user_id))
+        bumped = await self.cache.aset(key, generation, self._generation_ttl())
+        tag = self.cache.tag_key(self._user_tag(user_id))
+        try:
+            members = await self._tag_index().apop_tag(tag)
+            removed = await self.cache.backend.adelete_many(members) if members else 0
+        except BackendError as exc:
+            raise _refused(exc.operation) from exc
+        if not bumped:
+            raise _refused("set")
+        return int(removed)
+
+    def _tag_index(self) -> TagIndex:
+        index = self.cache.powers.tags
+        if index is None:
+            raise ConfigurationError(f"{type(self.cache.backend).__name__} does not support tags")
+        return index
 
     def revoke(self, token: str) -> bool:
         """
@@ -557,6 +586,14 @@ class CachedUser(Generic[U]):
         breaker state.
         """
         return self._stats.snapshot(self.cache.powers.breaker_state)
+
+
+def _refused(operation: str) -> BackendError:
+    return BackendError(
+        "CachedUser", "invalidate_user",
+        f"the backend refused {operation}; cached entries of this user may be served "
+        "until they expire",
+    )
 
 
 def _unverified_exp(token: str) -> float | None:
