@@ -6,10 +6,15 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import enum
+import logging
 import pickle
+import threading
 import uuid
+from collections import Counter, OrderedDict
+from collections.abc import AsyncIterator, Iterator, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 import pydantic
 import pytest
@@ -21,6 +26,7 @@ from tests.services import unavailable
 from wa_perfkit.backends.base import MISS
 from wa_perfkit.backends.memory import MemoryBackend
 from wa_perfkit.backends.redis import RedisBackend
+from wa_perfkit.backends.tiered import TieredBackend
 from wa_perfkit.cache import Cache
 from wa_perfkit.errors import ConfigurationError, SerializationError
 from wa_perfkit.repository import ttl_repository
@@ -238,3 +244,304 @@ class TestDriverTypes:
         data = dict(row)
         assert type(data["id"]) is not uuid.UUID  # asyncpg's own subclass
         assert SERIALIZER.loads(SERIALIZER.dumps(data)) == data
+
+
+# -- one value policy on every backend ------------------------------------------
+
+BACKENDS = ["memory", "memory-copy", "redis", "tiered"]
+
+
+@pytest.fixture(name="any_cache", params=BACKENDS)
+async def fixture_any_cache(request: pytest.FixtureRequest, namespace: str) -> AsyncIterator[Cache]:
+    """A cache on each backend in turn: memory, memory(copy=True), Redis, tiered."""
+    for cache in _cache_on(request.param, request, namespace):
+        yield cache
+        await cache.aclose()
+
+
+def _cache_on(
+    kind: str,
+    request: pytest.FixtureRequest,
+    namespace: str,
+    serializer: JsonSerializer = SERIALIZER,
+) -> Iterator[Cache]:
+    if kind.startswith("memory"):
+        memory = MemoryBackend(copy=kind == "memory-copy")
+        yield Cache(memory, namespace=namespace, serializer=serializer)
+        return
+    redis_url = request.getfixturevalue("redis_url")
+    backend: RedisBackend | TieredBackend = RedisBackend(redis_url)
+    if kind == "tiered":
+        backend = TieredBackend(MemoryBackend(), backend)
+        assert backend.wait_ready()
+    yield Cache(backend, namespace=namespace, serializer=serializer)
+    backend.close()
+
+
+class Row(Mapping[str, Any]):
+    """A driver row (like asyncpg's Record): a mapping, but not a dict."""
+
+    def __init__(self, **data: Any) -> None:
+        self._data = data
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
+class Status(enum.Enum):
+    OPEN = "open"
+
+
+class Point(NamedTuple):
+    x: int
+    y: int
+
+
+class Tags(dict):  # type: ignore[type-arg]
+    pass
+
+
+class Name(str):
+    __slots__ = ()
+
+
+class Items(list):  # type: ignore[type-arg]
+    pass
+
+
+class NoCodec(pydantic.BaseModel):
+    id: int
+
+
+def _deep(depth: int) -> Any:
+    value: Any = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+REFUSED: dict[str, Any] = {
+    "driver-row": Row(id=1),
+    "pydantic-without-codec": NoCodec(id=1),
+    "enum": Status.OPEN,
+    "namedtuple": Point(1, 2),
+    "dict-subclass": Tags(a=1),
+    "str-subclass": Name("x"),
+    "list-subclass": Items([1]),
+    "ordereddict": OrderedDict(a=1),
+    "counter": Counter("aab"),
+    "bytearray": bytearray(b"ab"),
+    "nested-row": {"rows": [Row(id=1)]},
+    # Types the encoder knows, values it cannot write:
+    "lone-surrogate": "a\ud800b",
+    "huge-int": 10**5000,
+    "deep-nesting": _deep(5000),
+}
+
+
+class TestRefusedValues:
+    """A value the remote format cannot carry: returned, never stored, counted, on every backend."""
+
+    @pytest.mark.parametrize("value", list(REFUSED.values()), ids=list(REFUSED))
+    def test_refused_the_same_way_everywhere(
+        self, any_cache: Cache, value: Any, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """The caller gets its own value back; each call loads again; encode_errors counts."""
+        calls = []
+
+        @ttl_repository(ttl=30, cache=any_cache)
+        def load(key: str) -> Any:
+            calls.append(key)
+            return value
+
+        with caplog.at_level(logging.WARNING, logger="wa_perfkit"):
+            assert load("k") is value
+            assert load("k") is value
+        assert len(calls) == 2
+        assert load.stats().encode_errors == 2
+        assert any_cache.stats().encode_errors == 2
+        assert any_cache.stats().backend_errors == 0
+        warnings = [r.getMessage() for r in caplog.records if r.name == "wa_perfkit"]
+        assert len(warnings) == 1, warnings
+        assert "load" in warnings[0] and "Codec" in warnings[0] and "dict(row)" in warnings[0]
+
+    @pytest.mark.parametrize("value", list(REFUSED.values()), ids=list(REFUSED))
+    async def test_refused_the_same_way_async(self, any_cache: Cache, value: Any) -> None:
+        """The async twin: returned, loaded on each call, counted, never raised."""
+        calls = []
+
+        @ttl_repository(ttl=30, cache=any_cache)
+        async def load(key: str) -> Any:
+            calls.append(key)
+            return value
+
+        assert await load("k") is value
+        assert await load("k") is value
+        assert len(calls) == 2
+        assert load.stats().encode_errors == 2
+
+    @pytest.mark.parametrize("value", list(REFUSED.values()), ids=list(REFUSED))
+    async def test_cache_set_returns_false(self, any_cache: Cache, value: Any) -> None:
+        """`Cache.set` and `Cache.aset` refuse with False, never an exception, and store nothing."""
+        assert any_cache.set("k", value, 30) is False
+        assert await any_cache.aset("k", value, 30) is False
+        assert any_cache.get("k") is MISS
+        assert any_cache.stats().encode_errors == 2
+
+    def test_waiters_of_a_refused_load_get_the_value(self, any_cache: Cache) -> None:
+        """Every single-flight waiter gets the refused value, not an exception."""
+        gate, started = threading.Event(), threading.Event()
+        value = Point(1, 2)
+
+        @ttl_repository(ttl=30, cache=any_cache)
+        def load(key: str) -> Any:
+            started.set()
+            gate.wait(5)
+            return value
+
+        results: list[Any] = []
+        leader = threading.Thread(target=lambda: results.append(load("k")))
+        leader.start()
+        started.wait(5)
+        follower = threading.Thread(target=lambda: results.append(load("k")))
+        follower.start()  # joins the flight, or loads by itself if it comes late: same answer
+        gate.set()
+        leader.join(5)
+        follower.join(5)
+        assert results == [value, value]
+
+    def test_warned_once_per_function(
+        self, any_cache: Cache, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """Two functions returning refused values each get their own warning naming them."""
+
+        @ttl_repository(ttl=30, cache=any_cache)
+        def first_rows(key: str) -> Any:
+            return Row(id=1)
+
+        @ttl_repository(ttl=30, cache=any_cache)
+        def second_rows(key: str) -> Any:
+            return Row(id=2)
+
+        with caplog.at_level(logging.WARNING, logger="wa_perfkit"):
+            for _ in range(3):
+                first_rows("a")
+                second_rows("a")
+        warnings = [r.getMessage() for r in caplog.records if r.name == "wa_perfkit"]
+        assert len(warnings) == 2
+        assert "first_rows" in warnings[0] and "second_rows" in warnings[1]
+
+
+class TestTieredDecodeErrors:
+    def test_decode_errors_read_through_tiered_are_counted(
+        self, redis_url: str, redis_client: redis.Redis, namespace: str
+    ) -> None:
+        """A corrupt L2 entry read through tiered is a miss counted in `Cache.stats`."""
+        backend = TieredBackend(MemoryBackend(), RedisBackend(redis_url))
+        assert backend.wait_ready()
+        cache = Cache(backend, namespace=namespace)
+        try:
+
+            @ttl_repository(ttl=30, cache=cache)
+            def load(key: str) -> str:
+                return key
+
+            redis_client.set(load.cache_key("c1"), b"W1p{broken")
+            assert load("c1") == "c1"
+            assert cache.stats().decode_errors == 1
+            assert load.stats().loads == 1
+        finally:
+            backend.close()
+
+
+class Aliased(pydantic.BaseModel):
+    account_id: int = pydantic.Field(alias="accountId")
+    display: str = pydantic.Field(validation_alias="displayName", serialization_alias="name")
+
+
+class Holder(pydantic.BaseModel):
+    anything: Any
+    inner: Account | None = None
+
+
+@dataclasses.dataclass
+class Computed:
+    a: int
+    total: int = dataclasses.field(init=False, default=0)
+
+
+class TestCodecs:
+    @pytest.mark.parametrize("kind", BACKENDS)
+    def test_aliased_pydantic_model_hits(
+        self, kind: str, request: pytest.FixtureRequest, namespace: str
+    ) -> None:
+        """A model with aliased fields is stored once and hit after, equal and of its type."""
+        serializer = JsonSerializer(codecs=[pydantic_codec(Aliased)])
+        value = Aliased.model_validate({"accountId": 7, "displayName": "x"})
+        assert serializer.loads(serializer.dumps(value)) == value
+        for cache in _cache_on(kind, request, namespace, serializer):
+
+            @ttl_repository(ttl=30, cache=cache)
+            def load(key: str) -> Aliased:
+                return value
+
+            assert load("k") == value
+            hit = load("k")
+            assert hit == value and type(hit) is Aliased
+            assert load.stats().loads == 1 and cache.stats().decode_errors == 0
+
+    def test_model_nested_under_any_comes_back_a_model_or_is_refused(self) -> None:
+        """A model under an `Any` field never comes back as a dict."""
+        serializer = JsonSerializer(codecs=[pydantic_codec(Holder), pydantic_codec(Account)])
+        inner = Account(id=1, phone_number_id="p", balance=Decimal("1.50"), tags=[])
+        value = Holder(anything=inner, inner=inner)
+        try:
+            out = serializer.loads(serializer.dumps(value))
+        except SerializationError:
+            return  # refused at store time: fine
+        assert out == value and type(out.anything) is Account
+
+    def test_model_nested_under_any_without_codec_is_refused(self) -> None:
+        """A model under `Any` whose class has no codec is refused, never turned into a dict."""
+        serializer = JsonSerializer(codecs=[pydantic_codec(Holder)])
+        value = Holder(anything=NoCodec(id=1))
+        with pytest.raises(SerializationError):
+            serializer.dumps(value)
+
+    def test_typed_nested_model_needs_no_codec_of_its_own(self) -> None:
+        """A nested model in a field typed with its class round-trips with the outer codec."""
+        serializer = JsonSerializer(codecs=[pydantic_codec(Holder)])
+        inner = Account(id=1, phone_number_id="p", balance=Decimal("1.50"), tags=["a"])
+        value = Holder(anything=[1, {"a": "b"}], inner=inner)
+        out = serializer.loads(serializer.dumps(value))
+        assert out == value and type(out.inner) is Account
+
+    def test_dataclass_codec_keeps_init_false_fields(self) -> None:
+        """`field(init=False)` values survive the round trip."""
+        serializer = JsonSerializer(codecs=[dataclass_codec(Computed)])
+        value = Computed(a=1)
+        value.total = 42
+        out = serializer.loads(serializer.dumps(value))
+        assert out == value and out.total == 42
+
+
+class TestStaleShape:
+    @pytest.mark.parametrize("stored", [["a", "b"], [None, 1], [True, 1], ["1", 2]])
+    def test_wrong_shape_for_stale_ttl_is_a_miss(self, stored: Any) -> None:
+        """An entry written without `stale_ttl` (a two-item list) is a miss once it is on."""
+        cache = Cache(MemoryBackend(), namespace="stale")
+
+        @ttl_repository(ttl=30, cache=cache, stale_ttl=30)
+        def load(key: str) -> str:
+            return "fresh"
+
+        cache.backend.set(load.cache_key("k"), stored, 30)
+        assert load("k") == "fresh"
+        assert load("k") == "fresh"
+        assert load.stats().loads == 1

@@ -20,6 +20,7 @@ loader's own exception reaches callers (all of them, once).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import threading
 import time
@@ -41,6 +42,10 @@ __all__ = ["ReadThrough"]
 
 T = TypeVar("T")
 
+#: The most stale refreshes one cache runs at a time (threads, or tasks per cache).
+#: A stale read beyond it is served without starting one; a later read starts it.
+MAX_REFRESHES = 8
+
 
 class ReadThrough:
     """
@@ -55,6 +60,10 @@ class ReadThrough:
         self._thread_flight = ThreadFlight()
         self._async_flight = AsyncFlight()
         self._landings: dict[str, float] = {}  # full key -> when its last load finished
+        # Stale refreshes running: one per key, at most MAX_REFRESHES per cache.
+        self._refreshing: set[str] = set()
+        self._refreshing_lock = threading.Lock()
+        self._arefreshing: dict[str, asyncio.Task[Any]] = {}
 
     def load_through(
         self,
@@ -124,9 +133,7 @@ class ReadThrough:
         """
         outcome, value = self._classify(full_key, stored, policy, stats)
         if outcome is Outcome.STALE:
-            self._async_flight.start(
-                full_key, lambda: self._aload_and_store(full_key, loader, policy, stats, tags)
-            )
+            self._refresh_in_task(full_key, loader, policy, stats, tags)
         if outcome is not Outcome.MISS:
             return value  # type: ignore[no-any-return]
         with _timed_miss(stats.name, full_key):
@@ -257,7 +264,7 @@ class ReadThrough:
             value = loader()
         plan = self._store_plan(value, policy)
         if plan is not None:
-            self._cache.write(full_key, *plan, tags)
+            self._cache.write(full_key, *plan, tags, stats)
         return value
 
     async def _aload_and_store(
@@ -272,7 +279,7 @@ class ReadThrough:
             value = await loader()
         plan = self._store_plan(value, policy)
         if plan is not None:
-            await self._cache.awrite(full_key, *plan, tags)
+            await self._cache.awrite(full_key, *plan, tags, stats)
         return value
 
     def _store_plan(self, value: Any, policy: Policy) -> tuple[Any, float] | None:
@@ -290,8 +297,13 @@ class ReadThrough:
         stats: Stats,
         tags: tuple[str, ...],
     ) -> None:
-        if self._thread_flight.in_flight(full_key):
-            return
+        refreshing = self._refreshing
+        with self._refreshing_lock:
+            if full_key in refreshing or len(refreshing) >= MAX_REFRESHES:
+                return  # one runs for this key, or enough run: serve stale, retry later
+            if self._thread_flight.in_flight(full_key):
+                return
+            refreshing.add(full_key)
 
         def refresh() -> None:
             try:
@@ -300,8 +312,46 @@ class ReadThrough:
                 )
             except Exception:  # the stale value was served; the next read retries
                 logger.debug("wa_perfkit: background refresh failed in %s", self._cache.name)
+            finally:
+                with self._refreshing_lock:
+                    refreshing.discard(full_key)
 
-        threading.Thread(target=refresh, name="wa_perfkit-refresh", daemon=True).start()
+        try:
+            threading.Thread(target=refresh, name="wa_perfkit-refresh", daemon=True).start()
+        except BaseException:
+            with self._refreshing_lock:
+                refreshing.discard(full_key)
+            raise
+
+    def _refresh_in_task(
+        self,
+        full_key: str,
+        loader: Callable[[], Awaitable[Any]],
+        policy: Policy,
+        stats: Stats,
+        tags: tuple[str, ...],
+    ) -> None:
+        running = self._arefreshing
+        if _alive(running.get(full_key)):
+            return  # one refresh per key
+        if len(running) >= MAX_REFRESHES:
+            # A task of a closed loop never finishes: forget it rather than block forever.
+            for key, task in list(running.items()):
+                if not _alive(task):
+                    running.pop(key, None)
+            if len(running) >= MAX_REFRESHES:
+                return  # as for threads: serve stale, a later read retries
+        task = self._async_flight.start(
+            full_key, lambda: self._aload_and_store(full_key, loader, policy, stats, tags)
+        )
+        running[full_key] = task
+        task.add_done_callback(
+            lambda done: running.pop(full_key, None) if running.get(full_key) is done else None
+        )
+
+
+def _alive(task: asyncio.Task[Any] | None) -> bool:
+    return task is not None and not task.done() and not task.get_loop().is_closed()
 
 
 @contextlib.contextmanager

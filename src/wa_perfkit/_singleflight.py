@@ -111,15 +111,19 @@ class AsyncFlight:
             task.add_done_callback(lambda done: self._forget(key, done))
         return await asyncio.shield(task)
 
-    def start(self, key: str, work: Callable[[], Coroutine[Any, Any, Any]]) -> None:
+    def start(self, key: str, work: Callable[[], Coroutine[Any, Any, Any]]) -> asyncio.Task[Any]:
         """
         Start ``work()`` in the background unless a task for ``key`` runs already.
+
+        Returns:
+            The task running for ``key`` (the new one, or the one already running).
         """
         task = self._tasks.get(key)
         if task is None or task.done():
             task = asyncio.get_running_loop().create_task(work())
             self._tasks[key] = task
             task.add_done_callback(lambda done: self._forget(key, done))
+        return task
 
     def in_flight(self, key: str) -> bool:
         """

@@ -30,7 +30,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 from wa_perfkit import config
-from wa_perfkit._log import RateLimitedWarning
+from wa_perfkit._log import RateLimitedWarning, logger
 from wa_perfkit._readthrough import ReadThrough
 from wa_perfkit._singleflight import ThreadFlight
 from wa_perfkit.backends.base import (
@@ -106,13 +106,23 @@ class Cache:
         self.name = name or namespace
         self.prefix = f"{namespace}:{version}:"
         self.serializer: Serializer = serializer or JsonSerializer()
+        # What a store passes to the backend (decided once). Byte backends get the
+        # encoded bytes. Object backends get the value itself, but only what the
+        # serializer can carry: a value Redis would refuse is refused in memory
+        # too, so switching backends never silently changes what is cached.
+        # Tiered encodes for its L2 itself (and refuses the same values).
+        self._encode: Callable[[Any], Any] = (
+            self._encoded if not backend.stores_objects else self._checked
+        )
         if isinstance(backend, SerializerAware):  # tiered: decoded L1, L2 encoded by the backend
-            backend.bind(namespace, self.serializer)
+            backend.bind(namespace, self.serializer, self.report_corrupt)
+            self._encode = _unchanged
         self.clock = clock
         self._stats = Stats(self.name)
         self._children: list[Stats] = []
         self._children_lock = threading.Lock()
         self._warn = RateLimitedWarning()
+        self._refusals_warned: set[str] = set()  # names warned about an unstorable value
         self._reads: dict[str, asyncio.Future[Any]] = {}  # full key -> the read in flight
         self._read_flight = ThreadFlight()  # the same, for threads
         #: What the backend can do beyond the contract, read once (never on the hit path).
@@ -371,8 +381,9 @@ class Cache:
         Store ``value`` under ``key`` for ``ttl`` (seconds or a timedelta), indexed under ``tags``.
 
         Returns:
-            True if stored; False if the value could not be encoded or the backend
-            failed (both are logged and counted, never raised).
+            True if stored; False if the value could not be encoded (counted in
+            ``encode_errors``) or the backend failed (counted in ``backend_errors``);
+            both are logged, never raised.
         """
         return self.write(self.full_key(key), value, _seconds(ttl), tuple(tags))
 
@@ -481,16 +492,27 @@ class Cache:
         backend = self._clearable()
         return int(await self._aguard(backend.aclear_prefix(self.prefix)) or 0)
 
-    def write(self, full_key: str, value: Any, ttl: float, tags: tuple[str, ...] = ()) -> bool:
+    def write(
+        self,
+        full_key: str,
+        value: Any,
+        ttl: float,
+        tags: tuple[str, ...] = (),
+        stats: Stats | None = None,
+    ) -> bool:
         """
         Store under a full backend key; faults are counted and logged, never raised.
+
+        A value the serializer cannot carry is not stored, on every backend: it
+        is counted in ``stats`` (a decorated function's, else this cache's) and
+        warned about once per name.
         """
         try:
             payload = self._encode(value)
             # An object backend encoding for its shared tier (tiered) may refuse it too.
             stored = self._guard(lambda: self.backend.set(full_key, payload, ttl)) is not MISS
         except SerializationError as exc:
-            self._unstorable(exc)
+            self._unstorable(exc, stats)
             return False
         if stored and tags:
             index = self._tag_backend()
@@ -499,7 +521,12 @@ class Cache:
         return stored
 
     async def awrite(
-        self, full_key: str, value: Any, ttl: float, tags: tuple[str, ...] = ()
+        self,
+        full_key: str,
+        value: Any,
+        ttl: float,
+        tags: tuple[str, ...] = (),
+        stats: Stats | None = None,
     ) -> bool:
         """
         Async twin of `write`.
@@ -508,7 +535,7 @@ class Cache:
             payload = self._encode(value)
             stored = await self._aguard(self.backend.aset(full_key, payload, ttl)) is not MISS
         except SerializationError as exc:
-            self._unstorable(exc)
+            self._unstorable(exc, stats)
             return False
         if stored and tags:
             index = self._tag_backend()
@@ -516,13 +543,17 @@ class Cache:
                 await self._aguard(index.atag_keys(self.tag_key(tag), [full_key], ttl))
         return stored
 
-    def _encode(self, value: Any) -> Any:
-        if self.backend.stores_objects:
-            return value
+    def _encoded(self, value: Any) -> bytes:
         data = self.serializer.dumps(value)
         if self._max_bytes is not None and len(data) > self._max_bytes:
             raise SerializationError("too-large", f"{len(data)} bytes > max_value_bytes")
         return data
+
+    def _checked(self, value: Any) -> Any:
+        # An object backend keeps the value itself; encoding once (on the store
+        # path only, never on a hit) proves a remote backend could keep it too.
+        self.serializer.dumps(value)
+        return value
 
     # -- get or load ----------------------------------------------------------
 
@@ -636,8 +667,19 @@ class Cache:
             self.name, exc.operation, exc,
         )
 
-    def _unstorable(self, exc: SerializationError) -> None:
-        self._warn.warn("encode", "wa_perfkit: cache %s cannot store a value: %s", self.name, exc)
+    def _unstorable(self, exc: SerializationError, stats: Stats | None) -> None:
+        stats = stats or self._stats
+        stats.count_encode_error()
+        if stats.name in self._refusals_warned:
+            return
+        self._refusals_warned.add(stats.name)
+        logger.warning(
+            "wa_perfkit: %s returned a value the cache cannot store, so it is returned"
+            " uncached on every call (%s). Return plain data (for a driver row, dict(row))"
+            " or teach the serializer the type: Cache(serializer=JsonSerializer("
+            "codecs=[dataclass_codec(...) or pydantic_codec(...) or Codec(...)])).",
+            stats.name, exc,
+        )
 
     def _tag_backend(self) -> TagIndex:
         if self.powers.tags is None:
@@ -668,3 +710,7 @@ def _check_backend(backend: object) -> None:
             f"Cache() takes a backend (MemoryBackend(), RedisBackend(url), ...), "
             f"not {type(backend).__name__}"
         )
+
+
+def _unchanged(value: T) -> T:
+    return value

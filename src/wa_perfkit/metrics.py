@@ -40,6 +40,8 @@ class StatsSnapshot:
         load_errors: loader calls that raised.
         backend_errors: backend operations that failed (the call degraded).
         decode_errors: stored entries that could not be decoded (treated as misses).
+        encode_errors: loaded values that could not be stored (the caller got them,
+            uncached: a type the serializer does not carry, or a value it cannot write).
         load_time: total seconds spent in loaders.
         breaker_state: ``"closed"``, ``"open"`` or ``"half-open"`` (``"closed"``
             for backends without a breaker).
@@ -52,6 +54,7 @@ class StatsSnapshot:
     load_errors: int = 0
     backend_errors: int = 0
     decode_errors: int = 0
+    encode_errors: int = 0
     load_time: float = 0.0
     breaker_state: str = "closed"
 
@@ -84,6 +87,7 @@ class Stats:
     __slots__ = (
         "_backend_errors",
         "_decode_errors",
+        "_encode_errors",
         "_hits",
         "_load_errors",
         "_load_time",
@@ -93,6 +97,7 @@ class Stats:
         "_stale_hits",
         "count_backend_error",
         "count_decode_error",
+        "count_encode_error",
         "count_hit",
         "count_load_error",
         "count_miss",
@@ -109,6 +114,7 @@ class Stats:
         self._load_errors = itertools.count()
         self._backend_errors = itertools.count()
         self._decode_errors = itertools.count()
+        self._encode_errors = itertools.count()
         self._load_time = 0.0
         self._lock = threading.Lock()
         self.count_hit = self._hits.__next__
@@ -117,6 +123,7 @@ class Stats:
         self.count_load_error = self._load_errors.__next__
         self.count_backend_error = self._backend_errors.__next__
         self.count_decode_error = self._decode_errors.__next__
+        self.count_encode_error = self._encode_errors.__next__
 
     def record_load(self, seconds: float) -> None:
         """
@@ -138,6 +145,7 @@ class Stats:
             load_errors=_read(self._load_errors),
             backend_errors=_read(self._backend_errors),
             decode_errors=_read(self._decode_errors),
+            encode_errors=_read(self._encode_errors),
             load_time=self._load_time,
             breaker_state=breaker_state,
         )

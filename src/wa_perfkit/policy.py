@@ -150,11 +150,16 @@ class Policy:
         Split what was read into ``(value, is_fresh)``.
 
         Raises:
-            ValueError: with ``stale_ttl``, the stored shape is not ``[fresh_until, value]``.
+            ValueError: with ``stale_ttl``, the stored shape is not ``[fresh_until, value]``
+                with a number first (the caller counts a corrupt entry and loads).
         """
         if not self.stale_ttl:
             return stored, True
         if type(stored) is not list or len(stored) != _STALE_PAIR_LEN:
             raise ValueError("entry is not a [fresh_until, value] pair")
         fresh_until, value = stored
+        # Written without stale_ttl, a two-item list looks like a pair: only a
+        # number (not a bool) is a freshness time, anything else is a miss.
+        if type(fresh_until) is not float and type(fresh_until) is not int:
+            raise ValueError("entry is not a [fresh_until, value] pair")
         return value, fresh_until > now

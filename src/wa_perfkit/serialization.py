@@ -27,6 +27,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import datetime as dt
+import inspect
 import json
 import uuid
 import zoneinfo
@@ -84,6 +85,10 @@ def dataclass_codec(cls: type[T], name: str | None = None) -> Codec[T]:
     """
     Build a `Codec` for a dataclass, field by field.
 
+    Every field is stored, ``field(init=False)`` ones included: they are set
+    back after ``__init__`` (and ``__post_init__``) ran, so a hit carries the
+    values the miss had, not recomputed defaults.
+
     Args:
         cls: the dataclass.
         name: the stored tag; defaults to the class's qualified name.
@@ -96,13 +101,19 @@ def dataclass_codec(cls: type[T], name: str | None = None) -> Codec[T]:
     """
     if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
         raise ConfigurationError(f"{cls!r} is not a dataclass")
-    fields = tuple(f.name for f in dataclasses.fields(cls) if f.init)
+    fields = dataclasses.fields(cls)
+    names = tuple(f.name for f in fields)
+    init_names = frozenset(f.name for f in fields if f.init)
+    late = tuple(f.name for f in fields if not f.init)
 
     def encode(obj: T) -> dict[str, Any]:
-        return {field: getattr(obj, field) for field in fields}
+        return {field: getattr(obj, field) for field in names}
 
     def decode(data: Any) -> T:
-        return cls(**data)
+        obj = cls(**{k: v for k, v in data.items() if k in init_names})
+        for field in late:
+            object.__setattr__(obj, field, data[field])  # frozen dataclasses too
+        return obj
 
     return Codec(name or f"{cls.__module__}.{cls.__qualname__}", cls, encode, decode)
 
@@ -110,6 +121,12 @@ def dataclass_codec(cls: type[T], name: str | None = None) -> Codec[T]:
 def pydantic_codec(cls: type[T], name: str | None = None) -> Codec[T]:
     """
     Build a `Codec` for a pydantic v2 model.
+
+    Fields are stored under their Python names and validated back by name,
+    whatever their aliases. A model that would not come back equal (a model
+    nested under an ``Any`` field comes back a dict) is refused at store
+    time with `SerializationError`, never silently changed: type such a field
+    with the model class instead.
 
     Args:
         cls: the model class.
@@ -121,16 +138,36 @@ def pydantic_codec(cls: type[T], name: str | None = None) -> Codec[T]:
     Raises:
         ConfigurationError: ``cls`` is not a pydantic v2 model.
     """
-    if not hasattr(cls, "model_validate"):
+    if not hasattr(cls, "model_validate") or not hasattr(cls, "model_fields"):
         raise ConfigurationError(f"{cls!r} is not a pydantic v2 model")
+    validate = _by_name_validator(cls)
 
     def encode(obj: T) -> Any:
-        return obj.model_dump(mode="python")  # type: ignore[attr-defined]
+        data = obj.model_dump(mode="python", by_alias=False)  # type: ignore[attr-defined]
+        if validate(data) != obj:
+            raise SerializationError(
+                "unfaithful",
+                f"a {cls.__qualname__} would not come back equal (a model under an Any"
+                " field comes back a dict): type such fields with their model class",
+            )
+        return data
 
-    def decode(data: Any) -> T:
-        return cls.model_validate(data)  # type: ignore[attr-defined, no-any-return]
+    return Codec(name or f"{cls.__module__}.{cls.__qualname__}", cls, encode, validate)
 
-    return Codec(name or f"{cls.__module__}.{cls.__qualname__}", cls, encode, decode)
+
+def _by_name_validator(cls: type[T]) -> Callable[[Any], T]:
+    # Validate a dict keyed by field names, whatever the model's aliases.
+    model_validate: Callable[..., T] = cls.model_validate  # type: ignore[attr-defined]
+    if "by_name" in inspect.signature(model_validate).parameters:  # pydantic >= 2.11
+        return lambda data: model_validate(data, by_alias=False, by_name=True)
+    rename: dict[str, str] = {}
+    for field_name, info in cls.model_fields.items():  # type: ignore[attr-defined]
+        alias = info.validation_alias if isinstance(info.validation_alias, str) else info.alias
+        if alias and alias != field_name:
+            rename[field_name] = alias
+    if not rename:
+        return model_validate
+    return lambda data: model_validate({rename.get(k, k): v for k, v in data.items()})
 
 
 class JsonSerializer:
@@ -161,12 +198,23 @@ class JsonSerializer:
             The stored bytes.
 
         Raises:
-            SerializationError: a value of an unsupported type was found.
+            SerializationError: a value of an unsupported type was found, or a
+                value the encoder cannot write (a lone surrogate, an int past
+                Python's digit limit, nesting past the recursion limit).
         """
         tagged: list[bool] = []
-        tree = self._to_tree(value, tagged)
-        body = json.dumps(tree, ensure_ascii=False, separators=(",", ":"), allow_nan=True)
-        return (_PREFIX_TAGGED if tagged else _PREFIX_PLAIN) + body.encode()
+        try:
+            tree = self._to_tree(value, tagged)
+            body = json.dumps(tree, ensure_ascii=False, separators=(",", ":"), allow_nan=True)
+            return (_PREFIX_TAGGED if tagged else _PREFIX_PLAIN) + body.encode()
+        except SerializationError:
+            raise
+        except Exception as exc:  # any encode failure is a refusal, never a crash
+            # A lone surrogate, an int past the digit limit, nesting past the
+            # recursion limit, a codec that raised: the value cannot be written.
+            raise SerializationError(
+                "unwritable", f"cannot encode a {type(value).__qualname__}: {exc!r}"[:300]
+            ) from None
 
     def loads(self, data: bytes) -> Any:
         """
@@ -220,7 +268,8 @@ class JsonSerializer:
             return self._tag("uuid", str(value), tagged)
         raise SerializationError(
             "unsupported-type",
-            f"cannot cache a {kind.__qualname__}: register a Codec for it",
+            f"cannot cache a {kind.__module__}.{kind.__qualname__}: return plain data"
+            " (for a driver row, dict(row)) or register a Codec for it",
         )
 
     @staticmethod

@@ -223,9 +223,17 @@ class SerializerAware(Protocol):
     value crosses the cache undecoded, so an in-process hit costs no decode.
     """
 
-    def bind(self, namespace: str, serializer: Serializer) -> None:
+    def bind(
+        self,
+        namespace: str,
+        serializer: Serializer,
+        report: Callable[[str, str], None] | None = None,
+    ) -> None:
         """
         Encode with ``serializer``; expect keys of ``namespace``.
+
+        ``report(key, reason)``, when given, is called for each stored entry of
+        the namespace that cannot be decoded (the cache counts it).
 
         Raises:
             ConfigurationError: another cache bound an incompatible serializer.

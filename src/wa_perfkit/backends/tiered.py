@@ -46,7 +46,7 @@ L2 read of an L1 miss decodes once.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from wa_perfkit._log import RateLimitedWarning
@@ -101,6 +101,7 @@ class TieredBackend:
             raise ConfigurationError(f"l1_ttl must be positive, not {l1_ttl!r}")
         self.l1, self.l2, self.l1_ttl = l1, l2, l1_ttl
         self._serializer: Serializer | None = None
+        self._reporters: dict[str, Callable[[str, str], None]] = {}  # namespace -> cache
         self._warn = RateLimitedWarning()
         self.decode_errors = 0
         self.publish_errors = 0
@@ -131,9 +132,17 @@ class TieredBackend:
 
     # -- the SerializerAware hook -----------------------------------------------
 
-    def bind(self, namespace: str, serializer: Serializer) -> None:
+    def bind(
+        self,
+        namespace: str,
+        serializer: Serializer,
+        report: Callable[[str, str], None] | None = None,
+    ) -> None:
         """
         Encode L2 values with ``serializer``; listen to ``namespace``'s channel.
+
+        ``report(key, reason)`` is told of each undecodable L2 entry of the
+        namespace (the cache counts it in its ``decode_errors``).
 
         Raises:
             ConfigurationError: a cache bound a different serializer before.
@@ -144,6 +153,8 @@ class TieredBackend:
                 "caches sharing a TieredBackend must use the same serializer"
             )
         self._serializer = current or serializer
+        if report is not None:
+            self._reporters[namespace] = report
         self.bus.want(namespace)
 
     def wait_ready(self, timeout: float = 5.0) -> bool:
@@ -192,7 +203,8 @@ class TieredBackend:
         values = self.l1.get_many(keys)
         missing = [k for k, v in zip(keys, values, strict=True) if v is MISS]
         if missing:
-            found = dict(zip(missing, self._decode_all(self.l2.get_many(missing)), strict=True))
+            raw = self.l2.get_many(missing)
+            found = dict(zip(missing, self._decode_all(missing, raw), strict=True))
             values = [found[k] if v is MISS else v for k, v in zip(keys, values, strict=True)]
         return values
 
@@ -204,7 +216,7 @@ class TieredBackend:
         missing = [k for k, v in zip(keys, values, strict=True) if v is MISS]
         if missing:
             raw = await self.l2.aget_many(missing)
-            found = dict(zip(missing, self._decode_all(raw), strict=True))
+            found = dict(zip(missing, self._decode_all(missing, raw), strict=True))
             values = [found[k] if v is MISS else v for k, v in zip(keys, values, strict=True)]
         return values
 
@@ -212,7 +224,7 @@ class TieredBackend:
         self.l2_reads += 1
         if data is MISS:
             return MISS
-        value = self._decode(data)
+        value = self._decode(key, data)
         ttl = min(self.l1_ttl, remaining)
         if ticket is not None and value is not MISS and ttl > 0:
             bus = self.bus
@@ -221,13 +233,17 @@ class TieredBackend:
                     self.l1.set(key, value, ttl)
         return value
 
-    def _decode(self, data: bytes) -> Any:
+    def _decode(self, key: str, data: bytes) -> Any:
         try:
             if len(data) > self.l2.max_value_bytes:  # never decoded: see max_value_bytes
                 raise SerializationError("too-large", f"{len(data)} bytes > max_value_bytes")
             return self.serializer.loads(data)
         except SerializationError as exc:
             self.decode_errors += 1
+            report = self._reporters.get(key.partition(":")[0])
+            if report is not None:
+                report(key, exc.reason)  # counted and logged by the cache
+                return MISS
             self._warn.warn(
                 "decode", "wa_perfkit: tiered backend ignored an undecodable entry (%s)",
                 exc.reason,
@@ -240,9 +256,12 @@ class TieredBackend:
             raise SerializationError("too-large", f"{len(data)} bytes > max_value_bytes")
         return data
 
-    def _decode_all(self, raw: list[Any]) -> list[Any]:
+    def _decode_all(self, keys: Sequence[str], raw: list[Any]) -> list[Any]:
         # Batch reads do not fill L1: they carry no TTL, and batches are rare.
-        return [MISS if data is MISS else self._decode(data) for data in raw]
+        return [
+            MISS if data is MISS else self._decode(key, data)
+            for key, data in zip(keys, raw, strict=True)
+        ]
 
     # -- writes -------------------------------------------------------------------
 

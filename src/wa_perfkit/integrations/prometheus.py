@@ -25,7 +25,7 @@ a key, a token, a user id or a raw path.
 Exported families (``cache`` and ``function`` labels unless noted)::
 
     wa_perfkit_cache_{hits,misses,stale_hits,loads,load_errors}_total
-    wa_perfkit_cache_{backend_errors,decode_errors}_total
+    wa_perfkit_cache_{backend_errors,decode_errors,encode_errors}_total
     wa_perfkit_cache_load_time_seconds_total        summed loader time
     wa_perfkit_cache_load_duration_seconds          histogram: wait per miss
     wa_perfkit_cache_breaker_state{cache,state}     1 for the current state
@@ -61,6 +61,7 @@ _COUNTERS = {
     "load_errors": "Loader calls that raised.",
     "backend_errors": "Backend operations that failed (the call degraded to the loader).",
     "decode_errors": "Stored entries that could not be decoded (served as misses).",
+    "encode_errors": "Loaded values that could not be stored (returned uncached).",
 }
 _PREFIX = "wa_perfkit_cache_"
 _STATES = ("closed", "open", "half-open")
