@@ -31,10 +31,11 @@ def _states(conn: Any) -> dict[str, sql.State]:
 
 class TestShippedMigrations:
     def test_three_versioned_migrations_are_packaged(self) -> None:
-        """The package ships migrations 1, 2, 3; only the index one runs outside a transaction."""
+        """The package ships migrations 1, 2, 3; only the index one runs outside transactions."""
         migrations = sql.load_migrations()
         assert [m.version for m in migrations] == [1, 2, 3]
         assert [m.transactional for m in migrations] == [False, True, True]
+        assert [m.mode for m in migrations] == ["off", "each", "on"]
         assert len(migrations[0].concurrent_indexes) == 8
 
     def test_every_index_statement_is_concurrent_and_idempotent(self) -> None:

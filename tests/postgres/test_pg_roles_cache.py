@@ -88,6 +88,10 @@ def _run(conn: Any, op: tuple[Any, ...]) -> None:
     if kind == "insert" and role_id is None:
         return  # every role was deleted: nothing to grant
     statement, params = statements[kind]
+    if kind == "truncate":
+        # PostgreSQL refuses TRUNCATE while deferred trigger events are pending
+        # in the transaction: fire them first (a no-op in autocommit).
+        conn.execute("SET CONSTRAINTS wa_perfkit_user_roles_cache IMMEDIATE")
     try:
         with conn.transaction():  # a savepoint when the sequence runs in one transaction
             conn.execute(statement, params)
@@ -121,6 +125,8 @@ class TestRolesCache:
             with roles_conn.transaction():
                 for op in ops:
                     _run(roles_conn, op)
+                # The cache is refreshed at commit; this fires the refresh now.
+                roles_conn.execute("SET CONSTRAINTS wa_perfkit_user_roles_cache IMMEDIATE")
                 assert _cached(roles_conn) == _fresh(roles_conn)
         else:
             for op in ops:

@@ -5,6 +5,7 @@
 
     wa-perfkit sql show [--schema | --migration N]
     wa-perfkit sql apply   [--dsn DSN] [--with-schema] [--lock-wait S]
+                           [--lock-timeout S] [--lock-retries N]
     wa-perfkit sql status  [--dsn DSN]
     wa-perfkit sql explain [--dsn DSN] [--plan] [--require-index]
     wa-perfkit sql refresh [--dsn DSN] [--blocking]
@@ -24,6 +25,7 @@ from typing import Any
 from wa_perfkit.sql import (
     DEFAULT_LOCK_WAIT,
     ExitCode,
+    LockPolicy,
     State,
     apply_migrations,
     apply_schema,
@@ -64,6 +66,20 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
         default=DEFAULT_LOCK_WAIT,
         metavar="SECONDS",
         help="how long to wait for another apply to finish (default: %(default)g; then exit 9)",
+    )
+    actions.choices["apply"].add_argument(
+        "--lock-timeout",
+        type=float,
+        default=LockPolicy.lock_timeout,
+        metavar="SECONDS",
+        help="lock_timeout of each schema change or backfill batch (default: %(default)g)",
+    )
+    actions.choices["apply"].add_argument(
+        "--lock-retries",
+        type=int,
+        default=LockPolicy.retries,
+        metavar="N",
+        help="retries after a lock_timeout, pausing 0.5 s doubling to 5 s (default: %(default)d)",
     )
     actions.choices["apply"].set_defaults(handler=_apply)
     _with_dsn(actions.add_parser("status", help="list applied / pending / invalid migrations"))
@@ -113,7 +129,8 @@ def _apply(args: argparse.Namespace) -> int:
     with connect(_dsn(args)) as conn:
         if args.with_schema:
             apply_schema(conn)
-        report = apply_migrations(conn, lock_wait=args.lock_wait, on_wait=_tell)
+        policy = LockPolicy(lock_timeout=args.lock_timeout, retries=args.lock_retries)
+        report = apply_migrations(conn, lock_wait=args.lock_wait, on_wait=_tell, lock_policy=policy)
     for name in report.rebuilt_indexes:
         print(f"rebuilt INVALID index {name}")
     for label in report.applied:

@@ -7,9 +7,14 @@ install. Its first line says how the runner must execute it::
 
     -- wa_perfkit: transaction=off   one statement at a time, autocommit
     -- wa_perfkit: transaction=on    all statements in one transaction
+    -- wa_perfkit: transaction=each  each statement in its own transaction
 
 ``transaction=off`` is for ``CREATE INDEX CONCURRENTLY``, which PostgreSQL
-refuses inside a transaction block. Every migration is written to be
+refuses inside a transaction block. ``transaction=each`` is for changes to
+tables a live application uses: each statement is short, takes at most one
+table lock, and is retried when ``lock_timeout`` expires; a statement preceded
+by ``-- wa_perfkit: repeat`` is a batch, run again with its previous result as
+its one parameter until it returns NULL. Every migration is written to be
 idempotent (``IF NOT EXISTS``, ``CREATE OR REPLACE``), so re-running one that
 was interrupted half-way completes it instead of failing.
 """
@@ -29,7 +34,7 @@ from wa_perfkit.sql._split import split_statements
 __all__ = ["Migration", "load_migrations", "schema_sql"]
 
 _FILE_NAME: Final = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
-_HEADER: Final = re.compile(r"^-- wa_perfkit: transaction=(on|off)\s*$")
+_HEADER: Final = re.compile(r"^-- wa_perfkit: transaction=(on|off|each)\s*$")
 _CONCURRENT_INDEX: Final = re.compile(
     r"CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY\s+IF\s+NOT\s+EXISTS\s+(\w+)",
     re.IGNORECASE,
@@ -45,7 +50,9 @@ class Migration:
         version: its number; migrations apply in increasing order.
         name: the file name without the number and extension.
         sql: the whole file.
-        transactional: whether the statements run in one transaction.
+        transactional: whether the statements run inside transactions.
+        mode: ``"on"`` (one transaction), ``"each"`` (one per statement) or
+            ``"off"`` (autocommit, for ``CONCURRENTLY``).
         statements: ``sql`` split into statements.
         checksum: SHA-256 of ``sql``, recorded when applied.
         concurrent_indexes: names of the indexes built ``CONCURRENTLY``; the
@@ -59,6 +66,7 @@ class Migration:
     statements: tuple[str, ...] = field(repr=False)
     checksum: str = field(repr=False)
     concurrent_indexes: tuple[str, ...] = ()
+    mode: str = "on"
 
     @property
     def label(self) -> str:
@@ -112,7 +120,8 @@ def _parse(file_name: str, sql: str) -> Migration:
         version=int(name_match.group(1)),
         name=name_match.group(2),
         sql=sql,
-        transactional=header_match.group(1) == "on",
+        transactional=header_match.group(1) != "off",
+        mode=header_match.group(1),
         statements=statements,
         checksum=hashlib.sha256(sql.encode("utf-8")).hexdigest(),
         concurrent_indexes=tuple(_CONCURRENT_INDEX.findall(sql)),

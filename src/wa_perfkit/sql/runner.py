@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Final
 from wa_perfkit.errors import SQLToolkitError
 from wa_perfkit.sql._apply_lock import acquire_apply_lock, release_apply_lock
 from wa_perfkit.sql._connect import translate_errors
+from wa_perfkit.sql._execute import LockPolicy, run_migration
 from wa_perfkit.sql.exit_codes import ExitCode
 from wa_perfkit.sql.migrations import Migration, load_migrations, schema_sql
 
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_LOCK_WAIT",
+    "LockPolicy",
     "MIGRATIONS_TABLE",
     "REQUIRED_TABLES",
     "ApplyReport",
@@ -67,10 +69,6 @@ CREATE TABLE IF NOT EXISTS wa_perfkit_migrations (
     checksum   text NOT NULL,
     applied_at timestamptz NOT NULL DEFAULT now()
 )"""
-_RECORD: Final = """
-INSERT INTO wa_perfkit_migrations (version, name, checksum) VALUES (%s, %s, %s)
-ON CONFLICT (version) DO UPDATE
-   SET name = EXCLUDED.name, checksum = EXCLUDED.checksum, applied_at = now()"""
 _RECORDED: Final = "SELECT version, checksum, applied_at FROM wa_perfkit_migrations"
 _INDEX_VALIDITY: Final = """
 SELECT c.relname, i.indisvalid AND i.indisready
@@ -160,6 +158,7 @@ def apply_migrations(
     *,
     lock_wait: float = DEFAULT_LOCK_WAIT,
     on_wait: Callable[[str], None] | None = None,
+    lock_policy: LockPolicy | None = None,
 ) -> ApplyReport:
     """
     Apply every migration that is not applied and valid; repair invalid indexes.
@@ -173,6 +172,8 @@ def apply_migrations(
         lock_wait: seconds to wait for another ``apply`` to finish.
         on_wait: called with a description of the other run (its pid and
             application_name) when this one has to wait.
+        lock_policy: ``lock_timeout`` and retries for the statements that
+            lock tables the application uses (default: 2 s, 10 retries).
 
     Returns:
         What was done; ``report.changed`` is False on an up-to-date database.
@@ -189,7 +190,7 @@ def apply_migrations(
     with translate_errors():
         acquire_apply_lock(conn, lock_wait, on_wait)
         try:
-            return _apply_locked(conn)
+            return _apply_locked(conn, lock_policy or LockPolicy())
         finally:
             release_apply_lock(conn)
 
@@ -208,7 +209,7 @@ def apply_schema(conn: psycopg.Connection[Any]) -> None:
         conn.execute(schema_sql().encode())
 
 
-def _apply_locked(conn: psycopg.Connection[Any]) -> ApplyReport:
+def _apply_locked(conn: psycopg.Connection[Any], policy: LockPolicy) -> ApplyReport:
     todo = [item for item in migration_status(conn) if item.state is not State.APPLIED]
     if not todo:
         return ApplyReport()
@@ -216,22 +217,8 @@ def _apply_locked(conn: psycopg.Connection[Any]) -> ApplyReport:
     rebuilt: list[str] = []
     for item in todo:
         rebuilt += _drop_invalid_indexes(conn, item.migration)
-        _run(conn, item.migration)
+        run_migration(conn, item.migration, policy)
     return ApplyReport(tuple(item.migration.label for item in todo), tuple(rebuilt))
-
-
-def _run(conn: psycopg.Connection[Any], migration: Migration) -> None:
-    record = (migration.version, migration.name, migration.checksum)
-    if not migration.transactional:
-        # CONCURRENTLY: one statement per round trip, outside any transaction.
-        for statement in migration.statements:
-            conn.execute(statement.encode())
-        conn.execute(_RECORD.encode(), record)
-        return
-    with conn.transaction():
-        for statement in migration.statements:
-            conn.execute(statement.encode())
-        conn.execute(_RECORD.encode(), record)
 
 
 def _drop_invalid_indexes(conn: psycopg.Connection[Any], migration: Migration) -> list[str]:

@@ -1,4 +1,4 @@
--- wa_perfkit: transaction=on
+-- wa_perfkit: transaction=each
 --
 -- 0002 - denormalised roles: app_users.roles_cache, kept exact by triggers.
 --
@@ -9,12 +9,36 @@
 -- all of those, plus TRUNCATE.
 --
 -- Concurrency: two transactions changing one user's roles at once must not
--- lose an update. Each refresh first locks the app_users rows it will write
--- (in user_id order, so two refreshes cannot deadlock), then computes the
+-- lose an update, and must not deadlock where they would not without the
+-- trigger. The cache is refreshed when the transaction commits (a deferred
+-- constraint trigger): the refresh locks the app_users row, then computes the
 -- cache in a new statement, whose READ COMMITTED snapshot is taken after the
--- lock and therefore sees the other transaction's committed rows.
+-- lock and therefore sees the other transaction's committed rows. Locking at
+-- commit, when the transaction wants no other lock, is what cannot form a
+-- cycle; a trigger that fires with the statement locks the user while its
+-- role rows are locked, and a second admin holding another role row of that
+-- user then waits for it while it waits for that row. A transaction that must
+-- read its own roles_cache before committing runs
+-- SET CONSTRAINTS wa_perfkit_user_roles_cache IMMEDIATE.
+--
+-- Live databases (transaction=each): every statement below runs in its own
+-- short transaction, under lock_timeout with retries, and locks at most one
+-- table, so it cannot join a lock cycle with the application (which locks
+-- app_user_roles, then app_users). Schema changes are skipped when already
+-- in place, so re-running this file takes no table lock. The backfill runs
+-- last, in batches of 500 users, each its own transaction.
 
-ALTER TABLE app_users ADD COLUMN IF NOT EXISTS roles_cache jsonb NOT NULL DEFAULT '[]'::jsonb;
+DO $$
+BEGIN
+    IF NOT EXISTS (
+        SELECT 1 FROM pg_catalog.pg_attribute
+         WHERE attrelid = 'app_users'::regclass AND attname = 'roles_cache' AND NOT attisdropped
+    ) THEN
+        -- A constant default: no table rewrite (PostgreSQL 11+), the lock lasts milliseconds.
+        ALTER TABLE app_users ADD COLUMN roles_cache jsonb NOT NULL DEFAULT '[]'::jsonb;
+    END IF;
+END;
+$$;
 
 -- The one definition of a user's roles, in a deterministic order, so the
 -- cache can be compared with a fresh JOIN.
@@ -40,6 +64,7 @@ RETURNS void
 LANGUAGE plpgsql
 AS $$
 BEGIN
+    -- In user_id order, so two refreshes of several users cannot deadlock.
     PERFORM 1 FROM app_users
      WHERE user_id = ANY (p_user_ids)
      ORDER BY user_id
@@ -91,26 +116,79 @@ BEGIN
 END;
 $$;
 
--- The seed's trigger, if it was installed, would keep writing wrong caches.
-DROP TRIGGER IF EXISTS trigger_update_user_roles_cache ON app_user_roles;
+-- One batch of the backfill: the users after p_after, in user_id order.
+-- Returns the last user_id done, or NULL when there are no more.
+CREATE OR REPLACE FUNCTION wa_perfkit_backfill_roles_cache(p_after uuid, p_batch integer)
+RETURNS uuid
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_ids uuid[];
+BEGIN
+    SELECT array_agg(user_id ORDER BY user_id) INTO v_ids
+      FROM (SELECT user_id FROM app_users
+             WHERE p_after IS NULL OR user_id > p_after
+             ORDER BY user_id
+             LIMIT p_batch) AS batch;
+    IF v_ids IS NULL THEN
+        RETURN NULL;
+    END IF;
+    PERFORM wa_perfkit_refresh_roles_cache(v_ids);
+    RETURN v_ids[array_length(v_ids, 1)];
+END;
+$$;
 
-DROP TRIGGER IF EXISTS wa_perfkit_user_roles_cache ON app_user_roles;
-CREATE TRIGGER wa_perfkit_user_roles_cache
-    AFTER INSERT OR UPDATE OR DELETE ON app_user_roles
-    FOR EACH ROW EXECUTE FUNCTION wa_perfkit_user_roles_changed();
+-- app_user_roles only. Drops the seed's trigger (it would keep writing wrong
+-- caches) and the immediate trigger of earlier wa_perfkit versions.
+DO $$
+BEGIN
+    IF EXISTS (
+        SELECT 1 FROM pg_catalog.pg_trigger
+         WHERE tgrelid = 'app_user_roles'::regclass
+           AND (tgname = 'trigger_update_user_roles_cache'
+                OR (tgname = 'wa_perfkit_user_roles_cache' AND NOT tgdeferrable))
+    ) THEN
+        DROP TRIGGER IF EXISTS trigger_update_user_roles_cache ON app_user_roles;
+        DROP TRIGGER IF EXISTS wa_perfkit_user_roles_cache ON app_user_roles;
+    END IF;
+    IF NOT EXISTS (
+        SELECT 1 FROM pg_catalog.pg_trigger
+         WHERE tgrelid = 'app_user_roles'::regclass AND tgname = 'wa_perfkit_user_roles_cache'
+    ) THEN
+        CREATE CONSTRAINT TRIGGER wa_perfkit_user_roles_cache
+            AFTER INSERT OR UPDATE OR DELETE ON app_user_roles
+            DEFERRABLE INITIALLY DEFERRED
+            FOR EACH ROW EXECUTE FUNCTION wa_perfkit_user_roles_changed();
+    END IF;
+    IF NOT EXISTS (
+        SELECT 1 FROM pg_catalog.pg_trigger
+         WHERE tgrelid = 'app_user_roles'::regclass AND tgname = 'wa_perfkit_user_roles_truncate'
+    ) THEN
+        CREATE TRIGGER wa_perfkit_user_roles_truncate
+            AFTER TRUNCATE ON app_user_roles
+            FOR EACH STATEMENT EXECUTE FUNCTION wa_perfkit_user_roles_truncated();
+    END IF;
+END;
+$$;
 
-DROP TRIGGER IF EXISTS wa_perfkit_user_roles_truncate ON app_user_roles;
-CREATE TRIGGER wa_perfkit_user_roles_truncate
-    AFTER TRUNCATE ON app_user_roles
-    FOR EACH STATEMENT EXECUTE FUNCTION wa_perfkit_user_roles_truncated();
+-- app_roles only.
+DO $$
+BEGIN
+    IF NOT EXISTS (
+        SELECT 1 FROM pg_catalog.pg_trigger
+         WHERE tgrelid = 'app_roles'::regclass AND tgname = 'wa_perfkit_role_renamed'
+    ) THEN
+        CREATE TRIGGER wa_perfkit_role_renamed
+            AFTER UPDATE OF name ON app_roles
+            FOR EACH ROW WHEN (OLD.name IS DISTINCT FROM NEW.name)
+            EXECUTE FUNCTION wa_perfkit_role_renamed();
+    END IF;
+END;
+$$;
 
-DROP TRIGGER IF EXISTS wa_perfkit_role_renamed ON app_roles;
-CREATE TRIGGER wa_perfkit_role_renamed
-    AFTER UPDATE OF name ON app_roles
-    FOR EACH ROW WHEN (OLD.name IS DISTINCT FROM NEW.name)
-    EXECUTE FUNCTION wa_perfkit_role_renamed();
-
--- Backfill: every existing user gets the exact cache.
-UPDATE app_users
-   SET roles_cache = wa_perfkit_user_roles(user_id)
- WHERE roles_cache IS DISTINCT FROM wa_perfkit_user_roles(user_id);
+-- Backfill: every existing user gets the exact cache, 500 users per
+-- transaction (the runner repeats this statement, passing the last user_id
+-- back, until it returns NULL). The triggers above already keep changed users
+-- exact, so the batches may run while the application writes.
+-- wa_perfkit: repeat
+SELECT wa_perfkit_backfill_roles_cache(%s, 500)
