@@ -35,7 +35,7 @@ from wa_perfkit.whatsapp.models import (
     WebhookDelivery,
 )
 from wa_perfkit.whatsapp.payload import parse_delivery, parse_webhook
-from wa_perfkit.whatsapp.receiver import WebhookReceiver
+from wa_perfkit.whatsapp.receiver import BodyBuffer, WebhookReceiver
 from wa_perfkit.whatsapp.signature import (
     DEFAULT_MAX_BODY_BYTES,
     SIGNATURE_HEADER,
@@ -45,6 +45,7 @@ from wa_perfkit.whatsapp.signature import (
 )
 
 __all__ = [
+    "BodyBuffer",
     "WebhookReceiver",
     # signature
     "DEFAULT_MAX_BODY_BYTES",

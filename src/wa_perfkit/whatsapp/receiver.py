@@ -9,6 +9,12 @@ Flask adapters only read the request and map errors to status codes::
     InvalidSignature -> 401    PayloadTooLarge -> 413
     InvalidPayload   -> 400    HandshakeRefused -> 403
 
+The body limit holds whether or not the client announces a size: a
+``Content-Length`` over the limit is refused before reading, and a body
+without one (``Transfer-Encoding: chunked``) is read through a `BodyBuffer`
+that refuses it as soon as the bytes received pass the limit, so at most
+one transport chunk more than the limit is ever read.
+
 Secrets are held as `Secret`, so neither the receiver's repr nor a
 traceback showing it reveals them.
 """
@@ -31,7 +37,46 @@ from wa_perfkit.whatsapp.signature import (
     verify_webhook_signature,
 )
 
-__all__ = ["WebhookReceiver"]
+__all__ = ["BodyBuffer", "WebhookReceiver"]
+
+# A Content-Length longer than this is malformed, not large: int() of 5,000
+# digits raises (3.11+) or costs quadratic time, and no body has 10**20 bytes.
+_MAX_LENGTH_DIGITS = 19
+
+
+class BodyBuffer:
+    """
+    Collect a request body chunk by chunk, refusing it once it passes the limit.
+
+    Args:
+        max_body_bytes: the limit; None disables it.
+    """
+
+    def __init__(self, max_body_bytes: int | None) -> None:
+        self._limit = max_body_bytes
+        self._parts: list[bytes] = []
+        self._size = 0
+
+    def feed(self, chunk: bytes) -> None:
+        """
+        Add the next chunk of the body.
+
+        Args:
+            chunk: bytes as received from the server.
+
+        Raises:
+            PayloadTooLarge: the bytes received so far pass the limit.
+        """
+        self._size += len(chunk)
+        check_body_size(self._size, self._limit)
+        self._parts.append(chunk)
+
+    @property
+    def body(self) -> bytes:
+        """
+        The body received so far.
+        """
+        return b"".join(self._parts)
 
 
 class WebhookReceiver:
@@ -79,9 +124,20 @@ class WebhookReceiver:
         """
         if header is None:
             return
-        if not header.strip().isdigit():
+        value = header.strip()
+        # str.isdigit() also accepts "²" and other non-ASCII digits that int() refuses.
+        if not (value.isascii() and value.isdigit()) or len(value) > _MAX_LENGTH_DIGITS:
             raise InvalidPayload("Content-Length is not a non-negative integer")
-        check_body_size(int(header), self.max_body_bytes)
+        check_body_size(int(value), self.max_body_bytes)
+
+    def body_buffer(self) -> BodyBuffer:
+        """
+        Return a buffer that collects a body under this receiver's limit.
+
+        Returns:
+            A new `BodyBuffer`.
+        """
+        return BodyBuffer(self.max_body_bytes)
 
     def verify(self, body: bytes, signature: str | None) -> None:
         """

@@ -32,14 +32,14 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
 from fastapi.security.base import SecurityBase
 
-from wa_perfkit._log import logger
 from wa_perfkit._secret import Secret
-from wa_perfkit.auth.bearer import WWW_AUTHENTICATE, WWW_AUTHENTICATE_FORBIDDEN, bearer_token
+from wa_perfkit.auth.bearer import bearer_token
 from wa_perfkit.auth.roles import RolesOf
 from wa_perfkit.auth.user_cache import CachedUser
 from wa_perfkit.auth.verifier import JWTVerifier
 from wa_perfkit.cache import Cache
-from wa_perfkit.errors import AuthError, Forbidden, InvalidToken
+from wa_perfkit.errors import AuthError, Forbidden
+from wa_perfkit.integrations._http import error_response
 from wa_perfkit.policy import Duration
 
 __all__ = ["CurrentUser", "auth_http_error", "cached_user"]
@@ -149,15 +149,8 @@ def auth_http_error(exc: AuthError) -> HTTPException:
     Returns:
         The `HTTPException` to raise.
     """
-    if isinstance(exc, InvalidToken):
-        logger.debug("wa_perfkit: token refused (%s)", exc.reason)
-        challenge = {"WWW-Authenticate": WWW_AUTHENTICATE}
-        return HTTPException(401, "invalid or expired token", challenge)
-    if isinstance(exc, Forbidden):
-        return HTTPException(
-            403, "missing required role", {"WWW-Authenticate": WWW_AUTHENTICATE_FORBIDDEN}
-        )
-    return HTTPException(503, "user store unavailable, retry later", {"Retry-After": "1"})
+    answer = error_response(exc)
+    return HTTPException(answer.status, answer.detail, answer.headers or None)
 
 
 @overload

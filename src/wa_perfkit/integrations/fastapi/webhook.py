@@ -10,12 +10,15 @@ FastAPI dependencies for a WhatsApp webhook: signature, payload and handshake.
     async def receive(delivery: WebhookDelivery = Depends(webhook.delivery)) -> dict[str, str]:
         ...
 
-The body is read once with ``await request.body()``, which Starlette caches on
-the request, so a handler may still call ``await request.json()``. A bad
-signature answers 401, an oversized body 413 (refused from ``Content-Length``
-before reading when announced), a malformed payload 400, a refused handshake
-403: bad input never reaches a 500. Refusal reasons are logged at WARNING
-(never the body, the secret or the token).
+The body is read once, as a stream, and kept on the request, so a handler
+may still call ``await request.body()`` or ``await request.json()``. The body
+limit holds with or without ``Content-Length``: an announced size over it is
+refused before reading, and a chunked body stops being read one chunk past
+it. A bad signature answers 401, an oversized body 413, a malformed payload
+or ``Content-Length`` 400, a refused handshake 403 — all as JSON
+``{"detail": ...}`` from the table shared with the Flask adapter: bad input
+never reaches a 500. Refusal reasons are logged at WARNING (never the body,
+the secret or the token).
 """
 
 from __future__ import annotations
@@ -23,15 +26,9 @@ from __future__ import annotations
 from fastapi import HTTPException, Request
 from fastapi.responses import PlainTextResponse
 
-from wa_perfkit._log import logger
 from wa_perfkit._secret import Secret
-from wa_perfkit.errors import (
-    HandshakeRefused,
-    InvalidPayload,
-    InvalidSignature,
-    PayloadTooLarge,
-    WebhookError,
-)
+from wa_perfkit.errors import WebhookError
+from wa_perfkit.integrations._http import error_response
 from wa_perfkit.whatsapp.models import WebhookDelivery
 from wa_perfkit.whatsapp.receiver import WebhookReceiver
 from wa_perfkit.whatsapp.signature import DEFAULT_MAX_BODY_BYTES, SIGNATURE_HEADER, AppSecret
@@ -80,8 +77,7 @@ class WhatsAppWebhook:
             HTTPException: 401 bad signature, 413 too large, 400 bad ``Content-Length``.
         """
         try:
-            self.receiver.check_content_length(request.headers.get("content-length"))
-            body = await request.body()
+            body = await self._read_body(request)
             self.receiver.verify(body, request.headers.get(SIGNATURE_HEADER))
         except WebhookError as exc:
             raise http_error(exc) from None
@@ -101,11 +97,21 @@ class WhatsAppWebhook:
             HTTPException: 401, 413 or 400 as for `verified_body`; 400 malformed payload.
         """
         try:
-            self.receiver.check_content_length(request.headers.get("content-length"))
-            body = await request.body()
+            body = await self._read_body(request)
             return self.receiver.receive(body, request.headers.get(SIGNATURE_HEADER))
         except WebhookError as exc:
             raise http_error(exc) from None
+
+    async def _read_body(self, request: Request) -> bytes:
+        if hasattr(request, "_body"):  # already read (another dependency): reuse it
+            return await request.body()
+        self.receiver.check_content_length(request.headers.get("content-length"))
+        buffer = self.receiver.body_buffer()
+        async for chunk in request.stream():
+            buffer.feed(chunk)  # raises past the limit: the rest is never read
+        # Starlette's own cache of request.body(), so the handler can read it again.
+        request._body = body = buffer.body
+        return body
 
     async def handshake(self, request: Request) -> PlainTextResponse:
         """
@@ -136,18 +142,5 @@ def http_error(exc: WebhookError) -> HTTPException:
     Returns:
         401, 413, 400 or 403 with a short, secret-free detail.
     """
-    status, detail = _status_of(exc)
-    logger.warning("wa_perfkit: webhook request refused (%d): %s", status, detail)
-    return HTTPException(status_code=status, detail=detail)
-
-
-def _status_of(exc: WebhookError) -> tuple[int, str]:
-    if isinstance(exc, InvalidSignature):
-        return 401, f"invalid webhook signature: {exc.reason}"
-    if isinstance(exc, PayloadTooLarge):
-        return 413, str(exc)
-    if isinstance(exc, HandshakeRefused):
-        return 403, f"verification refused: {exc.reason}"
-    if isinstance(exc, InvalidPayload):
-        return 400, f"invalid webhook payload: {exc}"
-    return 400, "invalid webhook request"
+    answer = error_response(exc)
+    return HTTPException(answer.status, answer.detail, answer.headers or None)

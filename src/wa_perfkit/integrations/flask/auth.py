@@ -29,17 +29,18 @@ import functools
 from collections.abc import Callable, Iterable
 from typing import Any, Generic, TypeVar, overload
 
-from flask import Response, abort, g, jsonify, request
+import flask
+from flask import Request, Response, abort, g
 from werkzeug.local import LocalProxy
 
-from wa_perfkit._log import logger
 from wa_perfkit._secret import Secret
-from wa_perfkit.auth.bearer import WWW_AUTHENTICATE, WWW_AUTHENTICATE_FORBIDDEN, bearer_token
+from wa_perfkit.auth.bearer import bearer_token
 from wa_perfkit.auth.roles import RolesOf
 from wa_perfkit.auth.user_cache import CachedUser
 from wa_perfkit.auth.verifier import JWTVerifier
 from wa_perfkit.cache import Cache
-from wa_perfkit.errors import AuthError, Forbidden, InvalidToken
+from wa_perfkit.errors import AuthError
+from wa_perfkit.integrations._http import JSON, error_response
 from wa_perfkit.policy import Duration
 
 __all__ = ["G_ATTRIBUTE", "FlaskCurrentUser", "auth_response", "cached_user"]
@@ -122,15 +123,25 @@ class FlaskCurrentUser(Generic[U]):
         setattr(g, G_ATTRIBUTE, user)
         return user
 
-    def token(self) -> str:
+    def token(self, request: Request | None = None) -> str:
         """
-        Return the current request's raw bearer token (for `revoke` on logout).
+        Return the raw bearer token of a request (for `revoke` on logout).
+
+        The same call as on FastAPI, ``current_user.token(request)``; without an
+        argument, the current request.
+
+        Args:
+            request: the request; the current one (``flask.request``) when None.
+
+        Returns:
+            The token from the ``Authorization`` header, else from the cookie.
 
         Raises:
             InvalidToken: no usable token in the header or cookie.
         """
-        cookie = request.cookies.get(self.cookie) if self.cookie else None
-        return bearer_token(request.headers.get("Authorization"), cookie)
+        req = request if request is not None else flask.request
+        cookie = req.cookies.get(self.cookie) if self.cookie else None
+        return bearer_token(req.headers.get("Authorization"), cookie)
 
     @property
     def user(self) -> U:
@@ -174,20 +185,8 @@ def auth_response(exc: AuthError) -> Response:
     Returns:
         The response to abort with.
     """
-    if isinstance(exc, InvalidToken):
-        logger.debug("wa_perfkit: token refused (%s)", exc.reason)
-        response = jsonify(detail="invalid or expired token")
-        response.status_code = 401
-        response.headers["WWW-Authenticate"] = WWW_AUTHENTICATE
-    elif isinstance(exc, Forbidden):
-        response = jsonify(detail="missing required role")
-        response.status_code = 403
-        response.headers["WWW-Authenticate"] = WWW_AUTHENTICATE_FORBIDDEN
-    else:
-        response = jsonify(detail="user store unavailable, retry later")
-        response.status_code = 503
-        response.headers["Retry-After"] = "1"
-    return response
+    answer = error_response(exc)
+    return Response(answer.body, answer.status, answer.headers, content_type=JSON)
 
 
 def cached_user(

@@ -11,10 +11,14 @@ Flask helpers for a WhatsApp webhook: a verifying view decorator and the handsha
     def receive(delivery: WebhookDelivery) -> tuple[str, int]:
         ...
 
-The body is read once with ``request.get_data(cache=True)``, so the view may
-still call ``request.get_json()``. A bad signature answers 401, an oversized
-body 413 (refused from ``Content-Length`` before reading), a malformed
-payload 400, a refused handshake 403 — as ``abort()`` HTTP errors, never a 500.
+The body is read once, in chunks, and kept on the request, so the view may
+still call ``request.get_data()`` or ``request.get_json()``. The body limit
+holds with or without ``Content-Length``: an announced size over it is
+refused before reading, and a chunked body stops being read one chunk past
+it. A bad signature answers 401, an oversized body 413, a malformed payload
+or ``Content-Length`` 400, a refused handshake 403 — as JSON
+``{"detail": ...}`` (the same table, bodies and headers as the FastAPI
+adapter and the auth refusals), never an HTML error page and never a 500.
 Refusal reasons are logged at WARNING (never the body, the secret or the token).
 """
 
@@ -26,20 +30,17 @@ from typing import Concatenate, NoReturn, ParamSpec, TypeVar
 
 from flask import Response, abort, request
 
-from wa_perfkit._log import logger
 from wa_perfkit._secret import Secret
-from wa_perfkit.errors import (
-    HandshakeRefused,
-    InvalidPayload,
-    InvalidSignature,
-    PayloadTooLarge,
-    WebhookError,
-)
+from wa_perfkit.errors import WebhookError
+from wa_perfkit.integrations._http import JSON, error_response
 from wa_perfkit.whatsapp.models import WebhookDelivery
 from wa_perfkit.whatsapp.receiver import WebhookReceiver
 from wa_perfkit.whatsapp.signature import DEFAULT_MAX_BODY_BYTES, SIGNATURE_HEADER, AppSecret
 
 __all__ = ["WhatsAppWebhook", "abort_for"]
+
+# Bytes read from the WSGI input at a time: the most a chunked body is read past the limit.
+_CHUNK = 64 * 1024
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -143,8 +144,17 @@ class WhatsAppWebhook:
         return body
 
     def _read_body(self) -> bytes:
+        cached: bytes | None = getattr(request, "_cached_data", None)
+        if cached is not None:  # already read by get_data(): reuse it
+            return cached
         self.receiver.check_content_length(request.headers.get("Content-Length"))
-        return request.get_data(cache=True)
+        buffer = self.receiver.body_buffer()
+        stream = request.stream
+        while chunk := stream.read(_CHUNK):  # until EOF, or until feed() refuses
+            buffer.feed(chunk)  # raises past the limit: the rest is never read
+        # Werkzeug's own cache of get_data(), so the view can read the body again.
+        request._cached_data = body = buffer.body
+        return body
 
 
 def abort_for(exc: WebhookError) -> NoReturn:
@@ -155,20 +165,21 @@ def abort_for(exc: WebhookError) -> NoReturn:
         exc: the error raised by the receiver.
 
     Raises:
-        werkzeug.exceptions.HTTPException: 401, 413, 400 or 403 with a secret-free description.
+        werkzeug.exceptions.HTTPException: 401, 413, 400 or 403 with a JSON body
+            ``{"detail": ...}``.
     """
-    status, detail = _status_of(exc)
-    logger.warning("wa_perfkit: webhook request refused (%d): %s", status, detail)
-    abort(status, description=detail)
+    abort(error_json(exc))
 
 
-def _status_of(exc: WebhookError) -> tuple[int, str]:
-    if isinstance(exc, InvalidSignature):
-        return 401, f"invalid webhook signature: {exc.reason}"
-    if isinstance(exc, PayloadTooLarge):
-        return 413, str(exc)
-    if isinstance(exc, HandshakeRefused):
-        return 403, f"verification refused: {exc.reason}"
-    if isinstance(exc, InvalidPayload):
-        return 400, f"invalid webhook payload: {exc}"
-    return 400, "invalid webhook request"
+def error_json(exc: WebhookError) -> Response:
+    """
+    Build the JSON response of a refusal, from the table shared with FastAPI.
+
+    Args:
+        exc: the refusal.
+
+    Returns:
+        The response: status, ``{"detail": ...}`` body and headers.
+    """
+    answer = error_response(exc)
+    return Response(answer.body, answer.status, answer.headers, content_type=JSON)
