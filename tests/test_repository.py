@@ -10,7 +10,8 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
 import pytest
 
@@ -154,6 +155,192 @@ class TestKeys:
             ttl_repository(ttl=1, cache="redis://")  # type: ignore[arg-type]
         with pytest.raises(ConfigurationError):
             ttl_repository(ttl=1, cache=cache, tags="account:{x}")
+
+
+class TestKeySpellings:
+    def test_invalidate_by_keyword_removes_the_one_string_entry(self, cache: Cache) -> None:
+        """page("a") is removed by page.invalidate(account_id="a") (limit=50 the default)."""
+        calls: list[str] = []
+
+        @ttl_repository(ttl=30, cache=cache)
+        def page(account_id: str, limit: int = 50) -> str:
+            calls.append(account_id)
+            return account_id * limit
+
+        page("a")
+        assert page.invalidate(account_id="a") is True
+        page("a")
+        page("a", 50)
+        page(account_id="a")
+        assert calls == ["a", "a"]
+
+    def test_factory_functions_never_share_entries(self, cache: Cache) -> None:
+        """Factory-made functions share module.qualname: refused unless name= sets them apart."""
+
+        def make(table: str, name: str | None = None) -> Any:
+            @ttl_repository(ttl=30, cache=cache, name=name)
+            def get(row_id: str) -> str:
+                return f"{table}/{row_id}"
+
+            return get
+
+        users = make("users")
+        with pytest.raises(ConfigurationError, match="name="):
+            make("invoices")
+        invoices = make("invoices", name="invoices.get")
+        assert users("1") == "users/1"
+        assert invoices("1") == "invoices/1"
+        assert users.cache_key("1") != invoices.cache_key("1")
+        again = ttl_repository(ttl=5, cache=cache)(users.__wrapped__)  # the same function: allowed
+        assert again.cache_key("1") == users.cache_key("1")
+
+    def test_factory_refused_even_after_the_first_is_collected(self, cache: Cache) -> None:
+        """The first function's entries outlive it: the second is still refused."""
+
+        def make(table: str) -> Any:
+            @ttl_repository(ttl=30, cache=cache)
+            def get(row_id: str) -> str:
+                return f"{table}/{row_id}"
+
+            return get
+
+        assert make("users")("1") == "users/1"  # dropped at once, its entry stays
+        with pytest.raises(ConfigurationError, match="name="):
+            make("invoices")
+
+    def test_template_naming_self_or_cls_fails_at_decoration(self, cache: Cache) -> None:
+        with pytest.raises(KeyTemplateError, match="self"):
+
+            class Repo:
+                @ttl_repository(ttl=1, cache=cache, key="{self.tenant}:{cid}")
+                def get(self, cid: str) -> str:
+                    return cid
+
+        with pytest.raises(KeyTemplateError, match="cls"):
+
+            class Repo2:
+                @classmethod
+                @ttl_repository(ttl=1, cache=cache, tags=["t:{cls}"])
+                def get(cls, cid: str) -> str:
+                    return cid
+
+        with pytest.raises(KeyTemplateError, match="cls"):
+
+            class Repo3:
+                @ttl_repository(ttl=1, cache=cache, key="{cls}")
+                @classmethod
+                def get(cls, cid: str) -> str:
+                    return cid
+
+    def test_keyword_named_self(self, cache: Cache) -> None:
+        """A keyword argument called self reaches the function, as undecorated."""
+
+        @ttl_repository(ttl=30, cache=cache)
+        def f(**kw: Any) -> dict[str, Any]:
+            return kw
+
+        assert f(self=1) == f(self=1) == {"self": 1}
+        assert f.invalidate(self=1) is True
+        assert f.cache_key(self=1) != f.cache_key(self=2)
+
+    def test_unkeyable_annotation_fails_at_decoration(self, cache: Cache) -> None:
+        """A parameter annotated with a class no key can hold fails when decorating."""
+
+        with pytest.raises(ConfigurationError, match="key="):
+
+            @ttl_repository(ttl=1, cache=cache)
+            def f(conn: _Connection, cid: str) -> str:
+                return cid
+
+        @ttl_repository(ttl=1, cache=cache, key="{cid}")
+        def g(conn: _Connection, cid: str) -> str:
+            return cid
+
+        @ttl_repository(ttl=1, cache=cache)
+        def h(conn: _Connection | None, items: Sequence[int], when: object) -> int:
+            return 1  # unions, generics and object: a call decides
+
+        assert g(_Connection(), "c") == "c"
+        assert h(None, [1], 2) == 1
+
+
+class _Connection:
+    """A class no key can hold (a database connection)."""
+
+
+class _Stacked:
+    """Every stacking order of classmethod / staticmethod with ttl_repository."""
+
+    calls: ClassVar[list[str]] = []
+
+    @classmethod
+    def make(cls, cache: Cache) -> type:
+        calls = cls.calls
+
+        class Repo:
+            @classmethod
+            @ttl_repository(ttl=30, cache=cache, name="outer_cm")
+            def outer_cm(klass, cid: str) -> str:
+                calls.append(f"outer_cm:{klass.__name__}")
+                return cid
+
+            @ttl_repository(ttl=30, cache=cache, name="inner_cm")
+            @classmethod
+            def inner_cm(klass, cid: str) -> str:
+                calls.append(f"inner_cm:{klass.__name__}")
+                return cid
+
+            @staticmethod
+            @ttl_repository(ttl=30, cache=cache, name="outer_sm")
+            def outer_sm(cid: str) -> str:
+                calls.append("outer_sm")
+                return cid
+
+            @ttl_repository(ttl=30, cache=cache, name="inner_sm")
+            @staticmethod
+            def inner_sm(cid: str) -> str:
+                calls.append("inner_sm")
+                return cid
+
+        return Repo
+
+
+class TestStacking:
+    @pytest.mark.parametrize("method", ["outer_cm", "inner_cm", "outer_sm", "inner_sm"])
+    def test_every_order_on_every_python(self, cache: Cache, method: str) -> None:
+        """classmethod/staticmethod over or under ttl_repository: cls never in the key."""
+        _Stacked.calls.clear()
+        repo = _Stacked.make(cache)
+        through_class, through_instance = getattr(repo, method), getattr(repo(), method)
+        assert through_class("c1") == through_instance("c1") == "c1"
+        assert len(_Stacked.calls) == 1
+        assert through_class.cache_key("c1") == through_instance.cache_key("c1")
+        assert through_class.cache_key("c1").endswith(f"{method}:s2:c1")
+        assert through_instance.invalidate("c1") is True
+        assert through_class("c1") == "c1"
+        assert len(_Stacked.calls) == 2
+        assert through_class.invalidate(cid="c1") is True
+
+    def test_coroutine_functions_say_so(self, cache: Cache) -> None:
+        """inspect.iscoroutinefunction is True for async cached functions and methods only."""
+
+        @ttl_repository(ttl=1, cache=cache)
+        async def load(cid: str) -> str:
+            return cid
+
+        @ttl_repository(ttl=1, cache=cache)
+        def load_sync(cid: str) -> str:
+            return cid
+
+        class Repo:
+            @ttl_repository(ttl=1, cache=cache)
+            async def get(self, cid: str) -> str:
+                return cid
+
+        assert inspect.iscoroutinefunction(load)
+        assert inspect.iscoroutinefunction(Repo().get)
+        assert not inspect.iscoroutinefunction(load_sync)
+        assert inspect.signature(load) == inspect.signature(load.__wrapped__)  # type: ignore[attr-defined]
 
 
 class TestWrapper:

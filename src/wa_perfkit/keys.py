@@ -410,7 +410,8 @@ def check_template(
         root = field.split(".", 1)[0].split("[", 1)[0]
         if root in hidden:
             raise KeyTemplateError(
-                template, root, f"{root!r} is the instance or class, which never enters a key"
+                template, root, f"{root!r} is the instance or class, which never enters a key "
+                "(for a static method, put @ttl_repository above @staticmethod)"
             )
         if root not in known:
             raise KeyTemplateError(template, root or "{}")

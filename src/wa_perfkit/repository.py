@@ -32,7 +32,12 @@ bound call skips the first parameter.
 from __future__ import annotations
 
 import functools
+import gc
 import inspect
+import sys
+import threading
+import typing
+import weakref
 from collections.abc import Callable, Coroutine, Sequence
 from functools import partial
 from logging import DEBUG
@@ -45,7 +50,7 @@ from wa_perfkit._log import logger
 from wa_perfkit.backends.base import MISS
 from wa_perfkit.cache import Cache
 from wa_perfkit.errors import ConfigurationError
-from wa_perfkit.keys import KeyBuilder, check_template
+from wa_perfkit.keys import KeyBuilder, check_template, keyable_type, unkeyable_message
 from wa_perfkit.metrics import StatsSnapshot
 from wa_perfkit.observe import Outcome, current_trace, note
 from wa_perfkit.policy import Duration, Policy, seconds
@@ -117,30 +122,45 @@ class _Spec:
         tags: Sequence[str],
         name: str | None,
         lock: LockedFlight | None = None,
+        method: bool = False,
     ) -> None:
         self.func = func
         self.cache = cache
         self.policy = policy
         self.lock = lock
         self.is_async = inspect.iscoroutinefunction(func)
-        names = inspect.signature(func).parameters
+        self.method = method
+        names = list(inspect.signature(func).parameters)
+        skipped = names[:1] if method else []
         for template in tags:
-            check_template(template, names)
+            check_template(template, names, skipped)
         self.tags = tuple(tags)
-        self.stats = cache.new_stats(name or f"{func.__module__}.{func.__qualname__}")
-        self._key_template = key
-        self.plain_key = KeyBuilder(func, prefix=cache.prefix, template=key)
+        self.name = name or f"{func.__module__}.{func.__qualname__}"
+        self.stats = cache.new_stats(self.name)
+        self._key_template, self._key_name = key, name
+        if key is None:
+            _check_annotations(func, skip=1 if method else 0)
+        self.plain_key = KeyBuilder(func, prefix=cache.prefix, template=key, name=name)
         self._core = _async_core if self.is_async else _sync_core
         self.plain_call = self._core(self, self.plain_key)
+        if method:  # a template error naming self/cls shows now, not at the first call
+            self.__dict__["bound_key"] = self._bound_key()
 
-    # Built on first use as a method only: a plain function's key template may
-    # name its first parameter, which a bound call would drop.
+    # Built on first use as a method only, unless the function is defined in a
+    # class body: a plain function's key template may name its first parameter.
     @functools.cached_property
     def bound_key(self) -> KeyBuilder:
+        return self._bound_key()
+
+    def _bound_key(self) -> KeyBuilder:
         if not inspect.signature(self.func).parameters:
             return self.plain_key
         return KeyBuilder(
-            self.func, prefix=self.cache.prefix, skip_first=True, template=self._key_template
+            self.func,
+            prefix=self.cache.prefix,
+            skip_first=True,
+            template=self._key_template,
+            name=self._key_name,
         )
 
     @functools.cached_property
@@ -247,6 +267,7 @@ class _Cached:
 
     _spec: _Spec
     _binding: str
+    _classmethod: bool | None = None  # wrapped by an outer @classmethod? (found on first use)
 
     def __get__(self, instance: Any, owner: type | None = None) -> Any:
         if self._binding == "staticmethod":
@@ -263,13 +284,30 @@ class _Cached:
         """The cache this function stores into."""
         return self._spec.cache
 
-    def invalidate(self, *args: Any, **kwargs: Any) -> Any:
+    def invalidate(self, /, *args: Any, **kwargs: Any) -> Any:
         """Remove the entry of the call with these arguments (awaitable for async functions)."""
-        return self._spec.invalidate(False, args, kwargs)
+        return self._spec.invalidate(self._is_classmethod(), args, kwargs)
 
-    def cache_key(self, *args: Any, **kwargs: Any) -> str:
+    def cache_key(self, /, *args: Any, **kwargs: Any) -> str:
         """Return the backend key of the call with these arguments."""
-        return self._spec.plain_key.make(args, kwargs)
+        return self._spec.builder(self._is_classmethod()).make(args, kwargs)
+
+    def _is_classmethod(self) -> bool:
+        """
+        Say whether an outer ``@classmethod`` wraps this object.
+
+        Python 3.13 no longer chains ``classmethod.__get__`` to ours: ``Class.m(x)``
+        then arrives here as ``m(Class, x)``, and ``Class.m.invalidate(x)``
+        without the class. Only a function defined in a class body (not
+        wrapped by us) asks, once; the answer comes from who holds this object.
+        """
+        found = self._classmethod
+        if found is None:
+            found = self._classmethod = self._spec.method and any(
+                isinstance(holder, classmethod) and getattr(holder, "__func__", None) is self
+                for holder in gc.get_referrers(self)
+            )
+        return found
 
     def stats(self) -> StatsSnapshot:
         """Return this function's counters."""
@@ -294,16 +332,16 @@ class _Bound:
             return args[0], args[1:]  # Class.method(obj, ...)
         return instance, args
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+    def __call__(self, /, *args: Any, **kwargs: Any) -> Any:
         instance, args = self._split(args)
         spec = self._parent._spec
         return spec.bound_call(partial(spec.func, instance), args, kwargs)
 
-    def invalidate(self, *args: Any, **kwargs: Any) -> Any:
+    def invalidate(self, /, *args: Any, **kwargs: Any) -> Any:
         """Remove the entry of the call with these arguments (without ``self``)."""
         return self._parent._spec.invalidate(True, self._split(args)[1], kwargs)
 
-    def cache_key(self, *args: Any, **kwargs: Any) -> str:
+    def cache_key(self, /, *args: Any, **kwargs: Any) -> str:
         """Return the backend key of the call with these arguments (without ``self``)."""
         return self._parent._spec.bound_key.make(self._split(args)[1], kwargs)
 
@@ -325,16 +363,23 @@ def _make_cached(raw: Any, spec: _Spec) -> _Cached:
     """
     func, plain_call = spec.func, spec.plain_call
 
-    if spec.is_async:
+    def unbound_call(self: _Cached, /, *args: Any, **kwargs: Any) -> Any:
+        if args and self._is_classmethod():
+            return spec.bound_call(partial(func, args[0]), args[1:], kwargs)
+        return plain_call(func, args, kwargs)
 
-        async def acall(self: _Cached, *args: Any, **kwargs: Any) -> Any:
-            return await plain_call(func, args, kwargs)
+    async def acall(self: _Cached, /, *args: Any, **kwargs: Any) -> Any:
+        return await plain_call(func, args, kwargs)
 
-        call: Callable[..., Any] = acall
-    else:
+    def call(self: _Cached, /, *args: Any, **kwargs: Any) -> Any:
+        return plain_call(func, args, kwargs)
 
-        def call(self: _Cached, *args: Any, **kwargs: Any) -> Any:
-            return plain_call(func, args, kwargs)
+    if spec.method and not isinstance(raw, (classmethod, staticmethod)):
+        # Defined in a class body and called unbound: an outer @staticmethod, or an
+        # outer @classmethod on Python 3.13+ (``m(Class, x)``): bind the class then.
+        call = unbound_call
+    elif spec.is_async:
+        call = acall
 
     cls = type("CachedFunction", (_Cached,), {"__call__": call})
     cached: _Cached = cls()
@@ -342,7 +387,79 @@ def _make_cached(raw: Any, spec: _Spec) -> _Cached:
     cached._spec = spec
     is_descriptor = isinstance(raw, (classmethod, staticmethod))
     cached._binding = type(raw).__name__ if is_descriptor else "function"
+    if spec.is_async:
+        _mark_coroutine_function(cached, func)
     return cached
+
+
+def _mark_coroutine_function(cached: _Cached, func: Callable[..., Any]) -> None:
+    """
+    Make ``inspect.iscoroutinefunction(cached)`` true, as for the original (Flask asks it).
+    """
+    if sys.version_info >= (3, 12):
+        inspect.markcoroutinefunction(cached)
+        return
+    # Before 3.12, inspect asks a "function-like" object for its code flags.
+    for attribute in ("__code__", "__defaults__", "__kwdefaults__"):
+        setattr(cached, attribute, getattr(func, attribute, None))
+
+
+def _in_class_body(func: Callable[..., Any]) -> bool:
+    """
+    Say whether ``func`` was defined in a class body (then its first parameter is self/cls).
+    """
+    owner, _, _ = getattr(func, "__qualname__", "").rpartition(".")
+    return bool(owner) and not owner.endswith("<locals>")
+
+
+def _check_annotations(func: Callable[..., Any], skip: int) -> None:
+    """
+    Refuse at decoration time a parameter annotated with a class no key can hold.
+    """
+    try:
+        hints = typing.get_type_hints(func)
+    except Exception:  # an unresolvable forward reference: a call will tell
+        return
+    for param in list(inspect.signature(func).parameters.values())[skip:]:
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD) or param.name not in hints:
+            continue
+        kind = hints[param.name]
+        if keyable_type(kind) is False:
+            raise ConfigurationError(
+                f"{func.__qualname__}: parameter {param.name!r}: " + unkeyable_message(kind)
+            )
+
+
+_claims: weakref.WeakKeyDictionary[Cache, dict[str, tuple[Any, weakref.ref[Any]]]] = (
+    weakref.WeakKeyDictionary()
+)
+_claims_lock = threading.Lock()
+
+
+def _claim_name(cache: Cache, func: Callable[..., Any]) -> None:
+    """
+    Refuse a second function object made from the same code under one name (a factory's).
+
+    Functions made by a factory share ``module.qualname``, which is their key prefix:
+    ``make("users")`` and ``make("invoices")`` would read each other's entries,
+    even after the first is gone (entries outlive it). A function redefined with
+    new code (a module reload) keeps its name.
+    """
+    code = getattr(func, "__code__", None)
+    if code is None:
+        return
+    name = f"{func.__module__}.{func.__qualname__}"
+    with _claims_lock:
+        claims = _claims.setdefault(cache, {})
+        claimed = claims.get(name)
+        if claimed is not None and claimed[0] is code and claimed[1]() is not func:
+            raise ConfigurationError(
+                f"{name} is already cached in this cache by another function made from "
+                "the same code (a factory's functions share their module and qualified "
+                "name, which prefixes their keys): pass name='...' to ttl_repository, "
+                "unique per function, for example name=f'users.get_{table}'"
+            )
+        claims[name] = (code, weakref.ref(func))
 
 
 def ttl_repository(
@@ -376,7 +493,9 @@ def ttl_repository(
         stale_ttl: serve an expired value for up to this many more seconds
             while one refresh runs in the background.
         jitter: shorten each TTL by a random fraction up to this value.
-        name: the name in stats and metrics; defaults to ``module.qualname``.
+        name: the function's part of every key and its name in stats and
+            metrics; defaults to ``module.qualname``. Unique per function in
+            a cache: functions made by a factory need one each.
         lock: also run the loader once across processes on a miss (a Redis
             lock, `wa_perfkit.RedisLock`); on a backend without shared storage
             (memory) the per-process single-flight already is the whole story.
@@ -388,8 +507,11 @@ def ttl_repository(
         adds ``invalidate(*same args)``, ``cache_key(*same args)`` and ``stats()``.
 
     Raises:
-        ConfigurationError: a bad TTL, jitter, or argument (at decoration time).
-        KeyTemplateError: ``key`` or a tag names an argument the function lacks.
+        ConfigurationError: a bad TTL, jitter, or argument; a parameter
+            annotated with a class no key can hold; another function made from
+            the same code already cached under this name (at decoration time).
+        KeyTemplateError: ``key`` or a tag names an argument the function
+            lacks, or a method's ``self``/``cls``.
     """
     policy = Policy(
         ttl, jitter=jitter, stale_ttl=stale_ttl, cache_none=cache_none, none_ttl=none_ttl
@@ -408,6 +530,12 @@ def ttl_repository(
         target = func.__func__ if isinstance(func, (classmethod, staticmethod)) else func
         if not callable(target):
             raise ConfigurationError(f"cannot cache {func!r}: not callable")
-        return _make_cached(func, _Spec(target, cache, policy, key, tags, name, flight))
+        method = isinstance(func, classmethod) or (
+            not isinstance(func, staticmethod) and _in_class_body(target)
+        )
+        spec = _Spec(target, cache, policy, key, tags, name, flight, method=method)
+        if name is None:
+            _claim_name(cache, target)
+        return _make_cached(func, spec)
 
     return decorate
