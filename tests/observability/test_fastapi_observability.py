@@ -185,6 +185,31 @@ class TestStarletteRoutes:
             assert client.get("/raw/anything/here").status_code == 200
         assert self._routes(collector) == {"/api/items/{item_id}", "/raw/{path}"}
 
+    def test_a_mount_with_a_path_parameter_is_one_label(
+        self, collector: CacheCollector
+    ) -> None:
+        """``Mount("/accounts/{account_id}", sub)``: one label, whatever the account ids."""
+        from fastapi import FastAPI
+
+        sub = FastAPI()
+        sub.add_api_route("/messages/{message_id}", _plain)
+        deeper = Starlette(routes=[Route("/x", _plain)])
+        sub.mount("/nested/{level:int}", deeper)
+        app = FastAPI()
+        app.mount("/accounts/{account_id}", sub)
+        app.mount("/raw/{tenant}", app=_plain_asgi)
+        app.add_middleware(ServerTimingMiddleware, metrics=collector)
+        with TestClient(app) as client:
+            for n in range(50):
+                assert client.get(f"/accounts/acc-{n}/messages/m{n}").status_code == 200
+                assert client.get(f"/accounts/acc-{n}/nested/{n}/x").status_code == 200
+                assert client.get(f"/raw/t{n}/some/path").status_code == 200
+        assert self._routes(collector) == {
+            "/accounts/{account_id}/messages/{message_id}",
+            "/accounts/{account_id}/nested/{level}/x",
+            "/raw/{tenant}/{path}",
+        }
+
     def test_an_exception_is_timed_as_a_500(self, collector: CacheCollector) -> None:
         """A handler that raises is still recorded, as a 500 under its template."""
         app = Starlette(routes=[Route("/boom/{n}", _boom)])

@@ -18,15 +18,21 @@ and a request costs two ContextVar operations and one wrapped ``send``.
 
 The latency label is the route TEMPLATE (``/messages/{conversation_id}``),
 read from ``scope["route"]``, which Starlette's router sets on the shared
-scope dict once it has matched (mount prefixes come from the ``root_path``
-the mounts added). Requests no route matched share one label,
-``<unmatched>``, so a scan of random URLs cannot grow the label set.
+scope dict once it has matched. Mounts are templates too:
+``app.mount("/accounts/{account_id}", sub)`` labels its routes
+``/accounts/{account_id}/...`` — the concrete prefix the mounts added to
+``root_path`` is matched against the mount templates of the application,
+and a prefix no template matches is ``<mount>``. Requests no route matched
+share one label, ``<unmatched>``, so a scan of random URLs cannot grow the
+label set.
 """
 
 from __future__ import annotations
 
+import re
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+import weakref
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
 from wa_perfkit.observe import RequestObserver, server_timing, start_trace, stop_trace
@@ -41,24 +47,73 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 #: The route label of requests that matched no route.
 UNMATCHED = "<unmatched>"
+#: The prefix label of a mount prefix that no mount template of the application matches.
+UNKNOWN_MOUNT = "<mount>"
+
+# Per application: (route count when built, [(compiled mount path, mount template)]).
+_mounts: weakref.WeakKeyDictionary[Any, tuple[int, list[tuple[re.Pattern[str], str]]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
-def route_template(scope: Scope, root_path: str = "") -> str:
+def route_template(scope: Scope, root_path: str = "", app: Any = None) -> str:
     """
     Return the template of the route that handled ``scope``, or `UNMATCHED`.
 
     Args:
         scope: the request's scope, after the application ran.
         root_path: the scope's ``root_path`` before routing (the server's own prefix).
+        app: the application whose routes hold the mounts (``scope["app"]`` when None).
+
+    Returns:
+        The template, mount prefixes included (``/accounts/{account_id}/messages``).
     """
     route = scope.get("route")
     path_format = getattr(route, "path_format", None)
-    if not isinstance(path_format, str):
-        return UNMATCHED
     prefix = str(scope.get("root_path", ""))[len(root_path):]
+    if prefix:
+        prefix = _mount_template(app if app is not None else scope.get("app"), prefix)
+    if not isinstance(path_format, str):
+        # FastAPI sets no route for a mount around a plain ASGI app: the prefix tells.
+        return prefix + "/{path}" if prefix and "endpoint" in scope else UNMATCHED
     if not hasattr(route, "endpoint"):  # a Mount around a plain ASGI app
         return prefix + "/{path}"
     return prefix + path_format
+
+
+def _mount_template(app: Any, prefix: str) -> str:
+    for pattern, template in _mount_templates(app):
+        if pattern.fullmatch(prefix):
+            return template
+    return UNKNOWN_MOUNT
+
+
+def _mount_templates(app: Any) -> list[tuple[re.Pattern[str], str]]:
+    routes = getattr(app, "routes", None)
+    if routes is None:
+        return []
+    try:
+        count, templates = _mounts[app]
+    except (KeyError, TypeError):  # TypeError: an app that cannot be weakly referenced
+        count, templates = -1, []
+    if count != len(routes):  # first request, or routes were added since
+        templates = sorted(_walk(routes, ""), key=lambda item: -len(item[1]))
+        try:
+            _mounts[app] = (len(routes), templates)
+        except TypeError:
+            pass
+    return templates
+
+
+def _walk(routes: Iterable[Any], parent: str) -> Iterable[tuple[re.Pattern[str], str]]:
+    from starlette.routing import Mount, compile_path
+
+    for route in routes:
+        if isinstance(route, Mount):
+            path = parent + route.path
+            regex, template, _ = compile_path(path)
+            yield regex, template
+            yield from _walk(route.routes, path)
 
 
 class ServerTimingMiddleware:
@@ -95,6 +150,7 @@ class ServerTimingMiddleware:
             return
         started = time.perf_counter()
         root_path = str(scope.get("root_path", ""))
+        app = scope.get("app", self.app)  # read before a mounted app replaces it
         trace, token = start_trace()
         status = 500  # if the app dies before starting a response, the server sends a 500
 
@@ -115,5 +171,5 @@ class ServerTimingMiddleware:
             stop_trace(token)
             if self.metrics is not None:
                 seconds = time.perf_counter() - started
-                route = route_template(scope, root_path)
+                route = route_template(scope, root_path, app)
                 self.metrics.observe_request(route, scope["method"], status, seconds)
