@@ -29,6 +29,7 @@ label set.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 import weakref
@@ -98,10 +99,8 @@ def _mount_templates(app: Any) -> list[tuple[re.Pattern[str], str]]:
         count, templates = -1, []
     if count != len(routes):  # first request, or routes were added since
         templates = sorted(_walk(routes, ""), key=lambda item: -len(item[1]))
-        try:
+        with contextlib.suppress(TypeError):  # an app that cannot be weakly referenced
             _mounts[app] = (len(routes), templates)
-        except TypeError:
-            pass
     return templates
 
 
