@@ -5,18 +5,21 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 
+import psycopg
 import pytest
 import redis
 
 from tests.examples.conftest import asyncpg_url
 from tests.postgres.conftest import Databases
+from tests.services import free_port
 from wa_perfkit.cli import main
 from wa_perfkit.demo import ROUTES, DemoConfig, run_demo
 from wa_perfkit.demo.app import create_app
 from wa_perfkit.demo.load import Request, call, percentile
-from wa_perfkit.demo.report import to_table
+from wa_perfkit.demo.report import speed_up, to_table
 from wa_perfkit.demo.runner import _after_cache, _context
 from wa_perfkit.demo.store import MemoryStore
 
@@ -74,18 +77,91 @@ class TestDemoCli:
         assert {"p50_ms", "p95_ms", "requests"} <= set(document["routes"][0]["before"])
         assert "requests" in err
 
-    def test_table_has_the_seeds_columns(self, capsys: pytest.CaptureFixture[str]) -> None:
-        """The table: endpoint, before p50/p95, after p50/p95, gain."""
+    def test_table_columns_read_as_what_was_measured(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Route, p50/p95 without and with the cache, a speed-up, and what still queries."""
         assert main(["demo", "--requests", "3", "--db-latency-ms", "1"]) == 0
         out = capsys.readouterr().out
-        assert "| Endpoint | Before p50 | Before p95 | After p50 | After p95 | Gain (p50) |" in out
-        for route in ROUTES:
-            assert f"`{route}`" in out
+        header = (
+            "| Route | No cache p50 | No cache p95 | Cached p50 | Cached p95 | Speed-up (p50) "
+            "| Database reads left with the cache |"
+        )
+        assert header in out
+        rows = {line.split("|")[1].strip(" `"): line for line in out.splitlines()
+                if line.startswith("| `")}
+        assert list(rows) == list(ROUTES)
+        for line in rows.values():
+            assert re.search(r"\| ×[\d.,]+ (faster|slower) \|", line), line
+        assert rows["/auth/me"].rstrip().endswith("| none |")
+        for route in ("/admin/users", "/conversations", "/messages/{conversation_id}"):
+            assert "fresh" in rows[route].rsplit("|", 2)[1], rows[route]
 
-    def test_bad_bounds_exit_1(self, capsys: pytest.CaptureFixture[str]) -> None:
-        """An unbounded request count is refused before any work."""
-        assert main(["demo", "--requests", "0"]) == 1
+    def test_no_internal_words(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """Neither the help nor the table speaks of "the seed" or of "before/after" phases."""
+        with pytest.raises(SystemExit):
+            main(["demo", "--help"])
+        assert main(["demo", "--requests", "2", "--db-latency-ms", "1"]) == 0
+        out = capsys.readouterr().out
+        assert "seed" not in out.lower()
+        assert "Before" not in out and "After p" not in out
+
+    def test_speed_up_wording(self) -> None:
+        """p50 without / p50 with the cache, as "×N faster" (or slower), "n/a" without samples."""
+        assert speed_up(160.0, 0.25) == "×640 faster"
+        assert speed_up(3.0, 2.0) == "×1.5 faster"
+        assert speed_up(2.0, 3.0) == "×1.5 slower"
+        assert speed_up(float("nan"), 1.0) == "n/a"
+
+    def test_bad_bounds_exit_2(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """An unbounded request count is refused before any work, as a command-line error."""
+        assert main(["demo", "--requests", "0"]) == 2
         assert "--requests" in capsys.readouterr().err
+
+
+def one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
+    """The run printed nothing on stdout and exactly one line on stderr."""
+    out, err = capsys.readouterr()
+    assert out == ""
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("wa-perfkit: error: "), err
+    return lines[0]
+
+
+class TestDemoFailures:
+    """Like `wa-perfkit sql`: one line on stderr and a non-zero exit, never a table."""
+
+    def test_unreachable_redis(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """Nothing listens at the Redis URL: exit 3 before any request is measured."""
+        url = f"redis://:hunter2@127.0.0.1:{free_port()}/0"
+        assert main(["demo", "--redis", url, "--requests", "2", "--db-latency-ms", "1"]) == 3
+        line = one_error_line(capsys)
+        assert "Redis" in line and "refused" in line and "hunter2" not in line
+
+    @pytest.mark.parametrize("url", ["localhost:6379", "http://127.0.0.1:6379/0", "redis://:x@[::1"])
+    def test_malformed_redis_url(self, url: str, capsys: pytest.CaptureFixture[str]) -> None:
+        """A URL redis-py cannot read: exit 3, and the URL's password is not echoed."""
+        assert main(["demo", "--redis", url, "--requests", "2"]) == 3
+        assert "Redis URL" in one_error_line(capsys)
+
+    @pytest.mark.parametrize(
+        "dsn",
+        ["postgresql://nobody@127.0.0.1:{port}/nowhere", "not a dsn", "postgresql://x:p%zz@[::1"],
+    )
+    def test_bad_dsn(self, dsn: str, capsys: pytest.CaptureFixture[str]) -> None:
+        """A DSN that cannot connect, or cannot be parsed: exit 3 like `wa-perfkit sql`."""
+        dsn = dsn.format(port=free_port())
+        assert main(["demo", "--dsn", dsn, "--requests", "2"]) == 3
+        line = one_error_line(capsys)
+        assert "cannot connect" in line or "invalid DSN" in line
+
+    def test_missing_database(
+        self, databases: Databases, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A server that answers but has no such database: exit 3, one line."""
+        url = asyncpg_url(databases.create(schema=False)).rsplit("/", 1)[0] + "/no_such_db_here"
+        assert main(["demo", "--dsn", url, "--requests", "2"]) == 3
+        assert "does not exist" in one_error_line(capsys)
 
 
 class TestDemoModes:
@@ -102,19 +178,53 @@ class TestDemoModes:
         finally:
             client.close()
 
-    async def test_postgres_mode_cleans_up(self, databases: Databases) -> None:
-        """--dsn serves the sample data from Postgres and deletes its rows afterwards."""
-        import psycopg
-
+    async def test_postgres_mode_leaves_no_table(self, databases: Databases) -> None:
+        """--dsn works in a schema of its own and drops it: the database is as it was."""
         conninfo = databases.create(schema=False)
+        before = _relations(conninfo)
         result = await run_demo(
             DemoConfig(requests=4, conversations=200, dsn=asyncpg_url(conninfo))
         )
         assert result.errors == 0 and result.settings["store"] == "postgres"
         assert result.settings["db_latency_ms"] == 0.0
+        assert result.queries["before"] > result.queries["after"] > 0
+        assert _relations(conninfo) == before
+
+    async def test_postgres_mode_never_touches_the_users_tables(
+        self, databases: Databases
+    ) -> None:
+        """The user's own inbox tables (same names) keep their rows; none of theirs is read."""
+        conninfo = databases.create(schema=True)
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            conn.execute(
+                "INSERT INTO whatsapp_accounts (name, phone_number_id, waba_id) "
+                "VALUES ('theirs', '1', '2')"
+            )
+            conn.execute("INSERT INTO app_roles (name) VALUES ('admin'), ('agent')")
+        before = _relations(conninfo)
+        config = DemoConfig(requests=3, conversations=100, dsn=asyncpg_url(conninfo))
+        result = await run_demo(config)
+        assert result.errors == 0
+        assert _relations(conninfo) == before
         with psycopg.connect(conninfo) as conn:
-            for table in ("whatsapp_accounts", "app_users", "conversations", "messages"):
-                assert conn.execute(f"SELECT count(*) FROM {table}").fetchone() == (0,)
+            assert conn.execute("SELECT name FROM whatsapp_accounts").fetchall() == [("theirs",)]
+            assert conn.execute("SELECT count(*) FROM app_roles").fetchone() == (2,)
+
+
+def _relations(conninfo: str) -> list[tuple[str, str, int]]:
+    """The user's schemas, and each table with its row count (schema, table, rows)."""
+    user_schemas = "nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema'"
+    with psycopg.connect(conninfo) as conn:
+        schemas = conn.execute(f"SELECT nspname FROM pg_namespace WHERE {user_schemas}")
+        found = [(schema, "", 0) for (schema,) in schemas.fetchall()]
+        tables = conn.execute(
+            "SELECT nspname, relname FROM pg_class JOIN pg_namespace n "
+            f"ON n.oid = relnamespace WHERE relkind = 'r' AND {user_schemas}"
+        ).fetchall()
+        for schema, table in tables:
+            (rows,) = conn.execute(f'SELECT count(*) FROM "{schema}"."{table}"').fetchone() or (0,)
+            found.append((schema, table, rows))
+    return sorted(found)
 
 
 class TestDemoApp:

@@ -1,7 +1,7 @@
 """
-``wa-perfkit demo``: the seed's inbox, measured with caching off and then on.
+``wa-perfkit demo``: a WhatsApp inbox API, measured with caching off and then on.
 
-The seed's six routes run on FastAPI in this process, over built-in sample
+Six inbox routes run on FastAPI in this process, over built-in sample
 data (3 accounts, 9 users, 2,000 conversations and their messages) whose
 every query waits a simulated remote-database round trip (80 ms by default).
 The same requests go through the app twice, on a cache that never hits and

@@ -1,5 +1,5 @@
 """
-The demo's inbox API: the seed's six routes, on FastAPI, over an `InboxStore`.
+The demo's inbox API: six routes of a WhatsApp inbox, on FastAPI, over an `InboxStore`.
 
 What each route costs in database round trips, without and with the cache::
 
@@ -18,7 +18,7 @@ pages are keyset-paginated with `wa_perfkit.pagination` and always read
 fresh. ``POST /messages/{conversation_id}`` stores a message and invalidates
 its conversation, so a read after a write is never stale.
 
-With ``cache=None`` the same routes run the seed's code before any cache:
+With ``cache=None`` the same routes run as an uncached app would:
 verify the token and load the user on every request, call the repository
 functions directly (no cache, no single-flight sharing one load between
 concurrent requests).
@@ -65,7 +65,7 @@ def _can_see(user: User, account_id: Any) -> bool:
 
 class VerifyAndLoad:
     """
-    Caching off: verify the token and load the user on every request (the seed's code).
+    Caching off: verify the token and load the user on every request (an app without a cache).
 
     Args:
         loader: ``loader(claims) -> user or None``.
@@ -224,7 +224,7 @@ def create_app(
         conversation: Annotated[Row, Depends(visible_conversation)],
         cursor: str | None = None,
     ) -> dict[str, Any]:
-        # The seed's service layer reads the conversation again for the header:
+        # A typical service layer reads the conversation again for the header:
         # with the cache that second read is a hit too.
         header = await get_conversation_by_id(str(conversation["id"]))
         query = messages.query(cursor, scope=conversation["id"])

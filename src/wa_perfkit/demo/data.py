@@ -109,7 +109,7 @@ def sample_data(
     for number in range(conversations):
         contact = data.contacts[number % len(data.contacts)]
         # Minute resolution on purpose: many conversations share an updated_at,
-        # the case where the seed's `updated_at < cursor` pagination skips rows.
+        # the case where a naive `updated_at < cursor` pagination skips rows.
         updated = _EPOCH + timedelta(minutes=rng.randrange(60 * 24 * 30))
         conversation = {
             "id": _uuid(rng), "account_id": contact["account_id"], "contact_id": contact["id"],

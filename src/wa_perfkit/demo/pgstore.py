@@ -1,12 +1,17 @@
 """
 `PostgresStore`: the demo's queries on a real Postgres, through an asyncpg pool.
 
-``wa-perfkit demo --dsn URL`` creates the reference schema if it is missing
-(``CREATE TABLE IF NOT EXISTS``), copies the built-in sample data in, runs,
-and deletes exactly the rows it inserted (its accounts, with their contacts,
-conversations and messages by cascade; its users; the roles it created).
-The sample rows have fixed ids, so rows left by an interrupted run are
-removed before inserting again. Use a scratch database anyway.
+``wa-perfkit demo --dsn URL`` works in a Postgres schema of its own,
+``wa_perfkit_demo_<random>``: it creates the schema and the reference inbox
+tables in it, copies the built-in sample data in, runs with ``search_path``
+set to that schema alone, and drops the schema (``CASCADE``) at the end,
+whatever happened. Tables of the same names elsewhere in the database (the
+user's own inbox) are never read nor written. It needs the ``CREATE``
+privilege on the database.
+
+The DSN is first opened with `wa_perfkit.sql.connect`, so a bad DSN or an
+unreachable server fails exactly as ``wa-perfkit sql`` does: one
+`SQLToolkitError` whose message never repeats the DSN.
 
 The pool is opened with ``statement_cache_size=0``: behind a transaction-mode
 pooler (Supabase's Supavisor on port 6543, PgBouncer) consecutive statements
@@ -18,14 +23,16 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import secrets
 import uuid
 from typing import Any
 
 from wa_perfkit.demo.data import Row, SampleData
 from wa_perfkit.demo.store import bot_profile_of
-from wa_perfkit.errors import ConfigurationError
+from wa_perfkit.errors import SQLToolkitError
 from wa_perfkit.pagination import KeysetQuery
-from wa_perfkit.sql import schema_sql
+from wa_perfkit.sql import ExitCode, connect, schema_sql
+from wa_perfkit.sql._connect import translate_errors
 
 __all__ = ["PostgresStore"]
 
@@ -69,9 +76,19 @@ def _asyncpg() -> Any:
     try:
         return importlib.import_module("asyncpg")
     except ImportError:
-        raise ConfigurationError(
-            "--dsn needs asyncpg: pip install 'wa-perfkit[postgres]'"
+        raise SQLToolkitError(
+            "--dsn needs asyncpg: pip install 'wa-perfkit[postgres]'", ExitCode.MISSING_DRIVER
         ) from None
+
+
+def _create_schema(dsn: str, schema: str) -> None:
+    with connect(dsn) as conn, translate_errors():
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+
+
+def _drop_schema(dsn: str, schema: str) -> None:
+    with connect(dsn) as conn, translate_errors():
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 def _plain(record: Any) -> Row:
@@ -87,66 +104,72 @@ class PostgresStore:
     """
     The inbox queries on Postgres (one round trip each), plus an optional simulated latency.
 
-    Build it with `open`; `aclose` removes the demo's rows and closes the pool.
+    Build it with `open`; `aclose` closes the pool and drops the demo's schema.
 
     Args:
-        pool: an asyncpg pool.
+        pool: an asyncpg pool whose ``search_path`` is ``schema``.
         data: the sample data that was inserted.
         latency: seconds added before each query (0 for a real remote database).
-        created_roles: ids of the ``app_roles`` rows this run inserted.
+        dsn: where ``schema`` lives (to drop it).
+        schema: the demo's own schema.
     """
 
-    def __init__(self, pool: Any, data: SampleData, latency: float, created_roles: list[Any]):
+    def __init__(self, pool: Any, data: SampleData, latency: float, dsn: str, schema: str):
         self.pool = pool
         self.data = data
         self.latency = latency
         self.queries = 0
-        self._created_roles = created_roles
+        self.dsn = dsn
+        self.schema = schema
         self._account_ids = [row["id"] for row in data.accounts]
         self._user_ids = [row["user_id"] for row in data.users]
 
     @classmethod
     async def open(cls, dsn: str, data: SampleData, latency: float) -> PostgresStore:
         """
-        Connect, create the schema if missing, and insert ``data``.
+        Create the demo's schema and tables, and insert ``data``.
 
         Args:
-            dsn: a ``postgresql://`` URL or libpq DSN.
+            dsn: a ``postgresql://`` URL.
             data: the rows to insert.
             latency: seconds added before each query.
 
         Returns:
             The store.
+
+        Raises:
+            SQLToolkitError: the DSN is malformed, the server cannot be reached, the
+                role may not create a schema, or a driver is missing (``exit_code``
+                as for ``wa-perfkit sql``).
         """
-        pool = await _asyncpg().create_pool(
-            dsn, min_size=1, max_size=10, statement_cache_size=0, command_timeout=30
-        )
-        store = cls(pool, data, latency, [])
+        asyncpg = _asyncpg()
+        schema = f"wa_perfkit_demo_{secrets.token_hex(4)}"
+        await asyncio.to_thread(_create_schema, dsn, schema)
         try:
-            async with pool.acquire() as conn, conn.transaction():
-                await conn.execute(schema_sql())
-                await store._delete_rows(conn)
-                store._created_roles = await store._insert(conn)
+            pool = await _create_pool(asyncpg, dsn, schema)
+            store = cls(pool, data, latency, dsn, schema)
+            try:
+                async with pool.acquire() as conn, conn.transaction():
+                    await conn.execute(schema_sql())
+                    await store._insert(conn)
+            except BaseException:
+                await pool.close()
+                raise
         except BaseException:
-            await pool.close()
+            await asyncio.to_thread(_drop_schema, dsn, schema)
             raise
         return store
 
-    async def _insert(self, conn: Any) -> list[Any]:
+    async def _insert(self, conn: Any) -> None:
         data = self.data
         for table, columns in _COPY_COLUMNS.items():
             rows = getattr(data, table.removeprefix("whatsapp_").removeprefix("app_"))
             records = [tuple(row[column] for column in columns) for row in rows]
             await conn.copy_records_to_table(table, records=records, columns=list(columns))
-        created = []
-        for role in data.roles:
-            inserted = await conn.fetchval(
-                "INSERT INTO app_roles (name) VALUES ($1) ON CONFLICT (name) DO NOTHING "
-                "RETURNING id", role["name"],
-            )
-            if inserted is not None:
-                created.append(inserted)
-        role_ids = dict(await conn.fetch("SELECT name, id FROM app_roles"))
+        role_ids = dict(await conn.fetch(
+            "INSERT INTO app_roles (name) SELECT unnest($1::text[]) RETURNING name, id",
+            [role["name"] for role in data.roles],
+        ))
         names = {role["id"]: role["name"] for role in data.roles}
         await conn.executemany(
             "INSERT INTO app_user_roles (user_id, role_id, account_id) VALUES ($1, $2, $3)",
@@ -155,13 +178,6 @@ class PostgresStore:
                 for link in data.user_roles
             ],
         )
-        return created
-
-    async def _delete_rows(self, conn: Any) -> None:
-        await conn.execute(
-            "DELETE FROM whatsapp_accounts WHERE id = ANY($1::uuid[])", self._account_ids
-        )
-        await conn.execute("DELETE FROM app_users WHERE user_id = ANY($1::uuid[])", self._user_ids)
 
     async def _fetch(self, sql: str, *params: Any) -> list[Row]:
         self.queries += 1
@@ -216,13 +232,28 @@ class PostgresStore:
 
     async def aclose(self) -> None:
         """
-        Delete the demo's rows (and the roles it created), then close the pool.
+        Close the pool, then drop the demo's schema with everything in it.
         """
         try:
-            async with self.pool.acquire() as conn, conn.transaction():
-                await self._delete_rows(conn)
-                await conn.execute(
-                    "DELETE FROM app_roles WHERE id = ANY($1::uuid[])", self._created_roles
-                )
-        finally:
             await self.pool.close()
+        finally:
+            await asyncio.to_thread(_drop_schema, self.dsn, self.schema)
+
+
+async def _create_pool(asyncpg: Any, dsn: str, schema: str) -> Any:
+    try:
+        return await asyncpg.create_pool(
+            dsn, min_size=1, max_size=10, statement_cache_size=0, command_timeout=30,
+            server_settings={"search_path": f'"{schema}"'},
+        )
+    except (ValueError, TypeError, asyncpg.InterfaceError) as exc:
+        # libpq accepted the DSN, asyncpg does not (it reads postgresql:// URLs only).
+        raise SQLToolkitError(
+            "the demo needs the DSN as a postgresql:// URL (not shown: it may contain a "
+            f"password); asyncpg refused it ({type(exc).__name__})",
+            ExitCode.CONNECTION,
+        ) from None
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise SQLToolkitError(
+            f"cannot connect with asyncpg: {type(exc).__name__}", ExitCode.CONNECTION
+        ) from None

@@ -3,7 +3,10 @@ The demo run: the same inbox app with caching off, then on, under the same load.
 
 ::
 
-    sample data ─▶ store (memory + simulated round trip, or Postgres)
+    --redis / --dsn given? ─▶ connect once first: a bad URL, an unreachable
+                              server or a missing driver stops here (`DemoSetupError`)
+    sample data ─▶ store (memory + simulated round trip, or Postgres in a
+                   schema of its own, dropped at the end)
     phase "before": app without cache ─▶ 1 warm-up request per route
                     ─▶ the measured requests
     phase "after":  app on a memory (or Redis) cache ─▶ every distinct request
@@ -17,6 +20,7 @@ configured latency.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import secrets
 import time
@@ -34,20 +38,71 @@ from wa_perfkit.cache import Cache
 from wa_perfkit.demo.data import SampleData, sample_data
 from wa_perfkit.demo.load import Outcome, Request, call, percentile, run_load
 from wa_perfkit.demo.store import InboxStore, MemoryStore
+from wa_perfkit.errors import WaPerfkitError
 
-__all__ = ["DEFAULT_LATENCY_MS", "ROUTES", "DemoConfig", "DemoResult", "Summary", "run_demo"]
+__all__ = [
+    "CONNECTION_FAILED", "DEFAULT_LATENCY_MS", "FRESH_READS", "MISSING_DRIVER", "ROUTES", "USAGE",
+    "DemoConfig", "DemoResult", "DemoSetupError", "Summary", "run_demo",
+]
 
-#: The simulated round trip per query, of the order the seed measured on Supabase.
+#: The simulated round trip per query, of the order measured on a hosted Postgres
+#: (Supabase) from an application server in another region.
 DEFAULT_LATENCY_MS: Final = 80.0
-#: The seed's routes, in the seed's table order.
+#: The inbox routes, in the table's order.
 ROUTES: Final = (
     "/auth/me", "/accounts", "/admin/users", "/conversations",
     "/messages/{conversation_id}", "/bot/profile",
+)
+#: What each route still reads from the database when the cache holds everything it
+#: may hold (listings and pages are read fresh on purpose; see `wa_perfkit.demo.app`).
+FRESH_READS: Final = {
+    "/auth/me": "none",
+    "/accounts": "none",
+    "/admin/users": "the user list, kept fresh",
+    "/conversations": "the page, kept fresh",
+    "/messages/{conversation_id}": "the page of messages, kept fresh",
+    "/bot/profile": "none",
+}
+#: Exit code of a bad command line (as argparse's own).
+USAGE: Final = 2
+#: Exit code of a bad URL or DSN, or a server that cannot be reached (as ``wa-perfkit sql``).
+CONNECTION_FAILED: Final = 3
+#: Exit code of a missing optional dependency (as ``wa-perfkit sql``).
+MISSING_DRIVER: Final = 8
+#: Seconds to wait for a Redis server's first answer.
+_CONNECT_TIMEOUT: Final = 3.0
+_INVALID_REDIS_URL: Final = (
+    "invalid Redis URL (not shown: it may contain a password); expected "
+    "redis://[:password@]host[:port][/db], rediss://... or unix:///path"
+)
+# redis-py's connection failures, by what they mean (its message is not printed whole).
+_REDIS_REASONS: Final = (
+    ("refused", "connection refused (is the server running on that host and port?)"),
+    ("name or service not known", "unknown host name"),
+    ("name resolution", "unknown host name"),
+    ("nodename nor servname", "unknown host name"),
+    ("no such file", "no such socket file"),
+    ("wrongpass", "authentication failed"),
+    ("noauth", "the server asks for a password and none was given"),
 )
 #: Conversations per account that the agents keep opening (the working set).
 _HOT_CONVERSATIONS: Final = 8
 
 PhaseProgress = Callable[[str, int, int], None]
+
+
+class DemoSetupError(WaPerfkitError):
+    """
+    The demo cannot start: a bad bound or Redis URL, an unreachable server, a missing driver.
+
+    Attributes:
+        exit_code: the ``wa-perfkit demo`` exit code (`USAGE`, `CONNECTION_FAILED`,
+            `MISSING_DRIVER`).
+    """
+
+    def __init__(self, message: str, exit_code: int = CONNECTION_FAILED) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 @dataclass(frozen=True)
@@ -141,6 +196,13 @@ class DemoResult:
         before, after = self.before[route].p50_ms, self.after[route].p50_ms
         return after / before - 1.0
 
+    def speed_up(self, route: str) -> float:
+        """
+        Return how many times faster ``route``'s p50 is with the cache (``650.0``: ×650).
+        """
+        before, after = self.before[route].p50_ms, self.after[route].p50_ms
+        return before / after if after > 0 else float("inf")
+
     @property
     def errors(self) -> int:
         """Non-2xx answers in the measured requests of both phases."""
@@ -170,6 +232,55 @@ def _context(config: DemoConfig) -> _Context:
     tokens = {row["user_id"]: _mint(secret, row["user_id"]) for row in data.users}
     verifier = JWTVerifier(secret=secret, audience="authenticated")
     return _Context(config, data, verifier, tokens)
+
+
+def check_redis(url: str) -> None:
+    """
+    Connect to the Redis at ``url`` once (PING), so that a bad one stops the demo at once.
+
+    Without this check the demo would run on: a cache whose backend fails is a
+    miss, never an error, so the "with cache" figures would silently be figures
+    without one.
+
+    Args:
+        url: a ``redis://``, ``rediss://`` or ``unix://`` URL.
+
+    Raises:
+        DemoSetupError: the URL cannot be read, the server does not answer PING, or
+            the ``redis`` extra is not installed. The message never shows a password.
+    """
+    try:
+        import redis
+    except ImportError:
+        raise DemoSetupError(
+            "--redis needs redis-py: pip install 'wa-perfkit[redis]'", MISSING_DRIVER
+        ) from None
+    from wa_perfkit.backends._redis_ops import redact_url
+
+    try:
+        client = redis.Redis.from_url(
+            url, socket_connect_timeout=_CONNECT_TIMEOUT, socket_timeout=_CONNECT_TIMEOUT
+        )
+        shown = redact_url(url)
+    except (ValueError, TypeError):  # the message may quote the URL, password included
+        raise DemoSetupError(_INVALID_REDIS_URL) from None
+    try:
+        client.ping()
+    except redis.AuthenticationError:
+        reason = "authentication failed"
+    except redis.TimeoutError:
+        reason = f"no answer within {_CONNECT_TIMEOUT:g} s"
+    except redis.RedisError as exc:
+        text = str(exc).lower()
+        reason = next(
+            (why for needle, why in _REDIS_REASONS if needle in text),
+            f"the server is unreachable or refused PING ({type(exc).__name__})",
+        )
+    else:
+        return
+    finally:
+        client.close()
+    raise DemoSetupError(f"cannot connect to Redis at {shown}: {reason}")
 
 
 async def _open_store(context: _Context) -> InboxStore:
@@ -312,8 +423,15 @@ async def run_demo(config: DemoConfig, progress: PhaseProgress | None = None) ->
 
     Returns:
         The measured timings per route and phase.
+
+    Raises:
+        DemoSetupError: the Redis of ``config.redis_url`` cannot be used.
+        SQLToolkitError: the Postgres of ``config.dsn`` cannot be used (its
+            ``exit_code`` says why, as for ``wa-perfkit sql``).
     """
     started = time.perf_counter()
+    if config.redis_url is not None:
+        await asyncio.to_thread(check_redis, config.redis_url)
     context = _context(config)
     store = await _open_store(context)
     after_cache = _after_cache(context)

@@ -1,10 +1,10 @@
 """
-The inbox's data access: the queries the seed's routes run, one round trip each.
+The inbox's data access: the queries the inbox routes run, one round trip each.
 
 `InboxStore` is what the demo app calls. `MemoryStore` serves the built-in
 `SampleData` and pays a simulated remote-database round trip
-(``asyncio.sleep``) per query, the order of what the seed measured against
-Supabase. ``wa_perfkit.demo.pgstore.PostgresStore`` runs the same queries on a
+(``asyncio.sleep``) per query, of the order of a hosted Postgres (Supabase)
+reached from another region. ``wa_perfkit.demo.pgstore.PostgresStore`` runs the same queries on a
 real Postgres. Every store counts its queries, so the demo can show how many
 round trips the cache saved.
 """
