@@ -14,8 +14,9 @@ feeds it to ``hmac``; a ``str`` is encoded as UTF-8 once, at construction.
 from __future__ import annotations
 
 from typing import Final
+from urllib.parse import unquote, urlsplit, urlunsplit
 
-__all__ = ["Secret"]
+__all__ = ["Secret", "redact_url"]
 
 _MASK: Final = "Secret('**********')"
 
@@ -66,3 +67,35 @@ def _as_bytes(value: str | bytes | Secret) -> bytes:
     if isinstance(value, bytes):
         return value
     raise TypeError(f"a secret must be str or bytes, not {type(value).__name__}")
+
+
+def redact_url(url: str) -> str:
+    """
+    Return ``url`` with its password replaced by ``***`` (for logs and reprs).
+
+    Both places a driver reads a password from are masked: the user info
+    (``redis://user:pw@host``) and the ``password`` query parameter
+    (``redis://host/0?password=pw``).
+
+    Args:
+        url: any URL (Redis, database...).
+
+    Returns:
+        The URL with its password masked; a URL that cannot be parsed is not shown.
+    """
+    try:
+        parts = urlsplit(url)
+        netloc = parts.netloc
+        if parts.password is not None:
+            netloc = f"{parts.username or ''}:***@{netloc.rpartition('@')[2]}"
+        query = "&".join(_mask_password(pair) for pair in parts.query.split("&"))
+        if netloc == parts.netloc and query == parts.query:
+            return url  # nothing to hide: shown exactly as given
+        return urlunsplit(parts._replace(netloc=netloc, query=query))
+    except ValueError:
+        return "<unparsable URL>"
+
+
+def _mask_password(pair: str) -> str:
+    name, sep, _ = pair.partition("=")
+    return f"{name}=***" if sep and unquote(name).strip().lower() == "password" else pair

@@ -24,8 +24,9 @@ import dataclasses
 import os
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit
 
+from wa_perfkit._secret import redact_url
 from wa_perfkit.backends.base import Backend
 from wa_perfkit.errors import ConfigurationError
 
@@ -59,15 +60,7 @@ def redact(url: str) -> str:
     Returns:
         The URL without its password.
     """
-    try:
-        parts = urlsplit(url)
-        if parts.password is None:
-            return url
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        return "<unparsable URL>"
-    netloc = f"{parts.username or ''}:***@{parts.hostname or ''}{port}"
-    return urlunsplit(parts._replace(netloc=netloc))
+    return redact_url(url)
 
 
 def parse_bool(value: str | bool, name: str) -> bool:

@@ -18,7 +18,10 @@ Messages are small JSON objects that carry keys, never values::
     {"s": "<sender id>", "k": ["inbox:1:conv:c1", ...]}   drop these keys
     {"s": "<sender id>", "p": "inbox:1:"}                  drop this prefix (Cache.clear)
 
-A backend ignores its own messages: it already changed its own L1.
+A backend ignores its own messages: it already changed its own L1. A plain
+`RedisBackend` publishes the same messages when it writes or deletes (under
+its own sender id), so what a worker on plain Redis invalidates also leaves
+the L1 of every tiered instance.
 
 What may go wrong, and what the bus does about it:
 
@@ -46,7 +49,7 @@ from typing import Any
 
 from wa_perfkit._log import logger
 
-__all__ = ["InvalidationBus", "channel_of"]
+__all__ = ["InvalidationBus", "by_channel", "channel_of", "encode_message"]
 
 # How many keys the ticket book remembers before it forgets them all (and voids older tickets).
 _BOOK_LIMIT = 4096
@@ -58,6 +61,28 @@ def channel_of(prefix: str, key: str) -> str:
     """
     head, sep, _ = key.partition(":")
     return prefix + head if sep else prefix
+
+
+def by_channel(prefix: str, keys: Sequence[str]) -> dict[str, list[str]]:
+    """
+    Group ``keys`` by the channel that carries their invalidations.
+    """
+    groups: dict[str, list[str]] = {}
+    for key in keys:
+        groups.setdefault(channel_of(prefix, key), []).append(key)
+    return groups
+
+
+def encode_message(sender: str, keys: Sequence[str] = (), prefix: str | None = None) -> bytes:
+    """
+    Encode an invalidation message: drop ``keys``, or every key under ``prefix``.
+    """
+    body: dict[str, Any] = {"s": sender}
+    if prefix is not None:
+        body["p"] = prefix
+    else:
+        body["k"] = list(keys)
+    return json.dumps(body, separators=(",", ":")).encode()
 
 
 class InvalidationBus:
@@ -186,12 +211,7 @@ class InvalidationBus:
         """
         Encode an invalidation message from this instance.
         """
-        body: dict[str, Any] = {"s": self.sender}
-        if prefix is not None:
-            body["p"] = prefix
-        else:
-            body["k"] = list(keys)
-        return json.dumps(body, separators=(",", ":")).encode()
+        return encode_message(self.sender, keys, prefix)
 
     # -- the listener -----------------------------------------------------------
 

@@ -7,9 +7,8 @@ Valkey; the multi-key helpers go per key (or per node) for the same reason.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from redis.backoff import NoBackoff
 from redis.retry import Retry
@@ -112,32 +111,52 @@ def _our_keys(members: Sequence[bytes]) -> list[str]:
     return sorted(keys)
 
 
-def _delete_each(client: Any, keys: Sequence[str | bytes]) -> int:
-    pipe = client.pipeline(transaction=False)
-    for key in keys:
-        pipe.delete(key)
-    return sum(pipe.execute())
+Notes = Sequence[tuple[str, bytes]]
 
 
-async def _adelete_each(client: Any, keys: Sequence[str | bytes]) -> int:
+def _noted(client: Any, build: Callable[[Any], object], notes: Notes) -> list[Any]:
+    # The commands ``build`` queues, then a PUBLISH per note, in one round trip. A
+    # cluster pipeline cannot route a keyless PUBLISH: it goes on its own after.
     pipe = client.pipeline(transaction=False)
-    for key in keys:
-        pipe.delete(key)
-    return sum(await pipe.execute())
+    build(pipe)
+    cluster = _is_cluster(client)
+    if not cluster:
+        for channel, message in notes:
+            pipe.publish(channel, message)
+    results = list(pipe.execute())
+    if cluster:
+        for channel, message in notes:
+            client.publish(channel, message)
+        return results
+    return results[: len(results) - len(notes)]
+
+
+async def _anoted(client: Any, build: Callable[[Any], object], notes: Notes) -> list[Any]:
+    pipe = client.pipeline(transaction=False)
+    build(pipe)
+    cluster = _is_cluster(client)
+    if not cluster:
+        for channel, message in notes:
+            pipe.publish(channel, message)
+    results = list(await pipe.execute())
+    if cluster:
+        for channel, message in notes:
+            await client.publish(channel, message)
+        return results
+    return results[: len(results) - len(notes)]
+
+
+def _deletes(keys: Sequence[str | bytes]) -> Callable[[Any], object]:
+    return lambda pipe: [pipe.delete(key) for key in keys]
+
+
+def _delete_each(client: Any, keys: Sequence[str | bytes], notes: Notes = ()) -> int:
+    return sum(_noted(client, _deletes(keys), notes))
+
+
+async def _adelete_each(client: Any, keys: Sequence[str | bytes], notes: Notes = ()) -> int:
+    return sum(await _anoted(client, _deletes(keys), notes))
 
 
 def _glob_escape(text: str) -> str:
     return "".join("\\" + ch if ch in "*?[]\\" else ch for ch in text)
-
-
-def redact_url(url: str) -> str:
-    """
-    Return ``url`` with its password replaced by ``***`` (for logs and reprs).
-    """
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}{port}"))

@@ -36,6 +36,7 @@ client and are not atomic, which a cache does not need.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
@@ -44,6 +45,8 @@ import redis.asyncio as aioredis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from wa_perfkit._secret import redact_url
+from wa_perfkit.backends._bus import by_channel, channel_of, encode_message
 from wa_perfkit.backends._redis_ops import (
     _POP_TAG_SCRIPT,
     _RELEASE_SCRIPT,
@@ -51,6 +54,7 @@ from wa_perfkit.backends._redis_ops import (
     _adelete_each,
     _aget_pttl,
     _amget,
+    _anoted,
     _cluster,
     _delete_each,
     _get_pttl,
@@ -58,10 +62,10 @@ from wa_perfkit.backends._redis_ops import (
     _is_cluster,
     _mget,
     _ms,
+    _noted,
     _our_keys,
     _with_ttl,
     _without_pool_timeout,
-    redact_url,
 )
 from wa_perfkit.backends.base import MISS
 from wa_perfkit.backends.breaker import CircuitBreaker
@@ -94,6 +98,11 @@ class RedisBackend:
         max_value_bytes: the largest entry stored or read back (4 MiB): a larger
             value is not written, and a larger entry found in Redis (planted by
             another writer) is a miss counted as a decode error, never decoded.
+        announce: publish what ``set``, ``delete``, ``delete_many`` and
+            ``clear_prefix`` change (in the same round trip), so that every
+            `TieredBackend` on this Redis drops its L1 copy. A `TieredBackend`
+            turns this off on its own L2: it announces itself.
+        channel_prefix: the invalidation channels' prefix (as the tiered backends').
 
     Raises:
         ConfigurationError: neither ``url`` nor ``client`` was given, or
@@ -116,6 +125,8 @@ class RedisBackend:
         pool_timeout: float = 1.0,
         breaker: CircuitBreaker | None = None,
         max_value_bytes: int = 4 * 1024 * 1024,
+        announce: bool = True,
+        channel_prefix: str = "wa_perfkit:inv:",
     ) -> None:
         if url is None and client is None and async_client is None:
             raise ConfigurationError("RedisBackend needs url= or client=")
@@ -140,6 +151,9 @@ class RedisBackend:
         if not max_value_bytes > 0:
             raise ConfigurationError(f"max_value_bytes must be positive, not {max_value_bytes!r}")
         self.max_value_bytes = int(max_value_bytes)
+        self.announce = announce
+        self.channel_prefix = channel_prefix
+        self._sender = uuid.uuid4().hex
         self._scripts: dict[str, Any] = {}
         self._async_ready: asyncio.Task[Any] | None = None
         self._async_gate: asyncio.Semaphore | None = None
@@ -299,7 +313,12 @@ class RedisBackend:
         ``SET key value PX ttl`` (skipped, raising `BackendUnavailable`, right after a failure).
         """
         self._skip_if_suspect("set")
-        self._guarded("set", lambda: self.client.set(key, value, px=_ms(ttl)))
+        notes = self._notes([key])
+        if notes:
+            queue = _setter(key, value, ttl)
+            self._guarded("set", lambda: _noted(self.client, queue, notes))
+        else:
+            self._guarded("set", lambda: self.client.set(key, value, px=_ms(ttl)))
 
     async def aset(self, key: str, value: Any, ttl: float) -> None:
         """
@@ -307,7 +326,22 @@ class RedisBackend:
         """
         self._skip_if_suspect("set")
         client = self.async_client()
-        await self._aguarded("set", lambda: client.set(key, value, px=_ms(ttl)))
+        notes = self._notes([key])
+        if notes:
+            queue = _setter(key, value, ttl)
+            await self._aguarded("set", lambda: _anoted(client, queue, notes))
+        else:
+            await self._aguarded("set", lambda: client.set(key, value, px=_ms(ttl)))
+
+    def _notes(self, keys: Sequence[str] = (), prefix: str | None = None) -> list[Any]:
+        # The messages a tiered backend's bus applies: drop these keys (or this prefix).
+        if not self.announce:
+            return []
+        if prefix is not None:
+            channel = channel_of(self.channel_prefix, prefix)
+            return [(channel, encode_message(self._sender, prefix=prefix))]
+        groups = by_channel(self.channel_prefix, keys)
+        return [(channel, encode_message(self._sender, group)) for channel, group in groups.items()]
 
     def _skip_if_suspect(self, operation: str) -> None:
         # A cache write is optional. While the breaker counts failures towards open, a
@@ -334,14 +368,13 @@ class RedisBackend:
         """
         ``DEL key``: True if it existed.
         """
-        return bool(self._guarded("delete", lambda: self.client.delete(key)))
+        return self.delete_many([key]) > 0
 
     async def adelete(self, key: str) -> bool:
         """
         Async twin of `delete`.
         """
-        client = self.async_client()
-        return bool(await self._aguarded("delete", lambda: client.delete(key)))
+        return await self.adelete_many([key]) > 0
 
     def delete_many(self, keys: Sequence[str]) -> int:
         """
@@ -349,7 +382,8 @@ class RedisBackend:
         """
         if not keys:
             return 0
-        return int(self._guarded("delete_many", lambda: _delete_each(self.client, keys)))
+        notes = self._notes(keys)
+        return int(self._guarded("delete_many", lambda: _delete_each(self.client, keys, notes)))
 
     async def adelete_many(self, keys: Sequence[str]) -> int:
         """
@@ -358,18 +392,22 @@ class RedisBackend:
         if not keys:
             return 0
         client = self.async_client()
-        return int(await self._aguarded("delete_many", lambda: _adelete_each(client, keys)))
+        notes = self._notes(keys)
+        return int(
+            await self._aguarded("delete_many", lambda: _adelete_each(client, keys, notes))
+        )
 
     def clear_prefix(self, prefix: str) -> int:
         """
         ``SCAN MATCH prefix*`` then delete what matched; other keys are untouched.
         """
         pattern = _glob_escape(prefix) + "*"
+        notes = self._notes(prefix=prefix)
 
         def run() -> int:
             # Raw bytes: a key someone else wrote need not be UTF-8, and must go too.
             keys = list(self.client.scan_iter(match=pattern, count=1000))
-            return _delete_each(self.client, keys) if keys else 0
+            return _delete_each(self.client, keys, notes)
 
         return self._guarded("clear_prefix", run)
 
@@ -379,10 +417,11 @@ class RedisBackend:
         """
         client = self.async_client()
         pattern = _glob_escape(prefix) + "*"
+        notes = self._notes(prefix=prefix)
 
         async def run() -> int:
             keys = [k async for k in client.scan_iter(match=pattern, count=1000)]
-            return await _adelete_each(client, keys) if keys else 0
+            return await _adelete_each(client, keys, notes)
 
         return await self._aguarded("clear_prefix", run)
 
@@ -487,3 +526,7 @@ class RedisBackend:
                 await self._async_client.aclose(close_connection_pool=True)
             self._async_client = None
             self._async_loop = None
+
+
+def _setter(key: str, value: Any, ttl: float) -> Callable[[Any], object]:
+    return lambda pipe: pipe.set(key, value, px=_ms(ttl))

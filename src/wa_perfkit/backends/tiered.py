@@ -50,7 +50,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from wa_perfkit._log import RateLimitedWarning
-from wa_perfkit.backends._bus import InvalidationBus, channel_of
+from wa_perfkit.backends._bus import InvalidationBus, by_channel, channel_of
 from wa_perfkit.backends.base import MISS
 from wa_perfkit.backends.memory import MemoryBackend
 from wa_perfkit.backends.redis import RedisBackend
@@ -107,6 +107,8 @@ class TieredBackend:
         self.publish_errors = 0
         self.l2_reads = 0
         client = l2.client  # raises ConfigurationError if there is none
+        # This backend announces its own writes and deletes, after its L1 is updated.
+        l2.announce = False
         self.bus = InvalidationBus(
             client.pubsub,
             l1.delete_many,
@@ -354,7 +356,7 @@ class TieredBackend:
             count = self.l2.delete_many(keys)
         finally:
             self._forget(keys)
-        for channel, group in _by_channel(self.bus.prefix, keys).items():
+        for channel, group in by_channel(self.bus.prefix, keys).items():
             self._announce(channel, self.bus.message(group))
         return count
 
@@ -366,7 +368,7 @@ class TieredBackend:
             count = await self.l2.adelete_many(keys)
         finally:
             self._forget(keys)
-        for channel, group in _by_channel(self.bus.prefix, keys).items():
+        for channel, group in by_channel(self.bus.prefix, keys).items():
             await self._aannounce(channel, self.bus.message(group))
         return count
 
@@ -481,13 +483,6 @@ class TieredBackend:
         self.bus.stop()
         self.l1.close()
         await self.l2.aclose()
-
-
-def _by_channel(prefix: str, keys: Sequence[str]) -> dict[str, list[str]]:
-    groups: dict[str, list[str]] = {}
-    for key in keys:
-        groups.setdefault(channel_of(prefix, key), []).append(key)
-    return groups
 
 
 def _same_serializer(a: Serializer, b: Serializer) -> bool:

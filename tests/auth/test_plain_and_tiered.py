@@ -1,0 +1,81 @@
+"""
+A worker on plain Redis revokes and invalidates; web instances on a tiered cache obey at once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+from tests.auth._tokens import SERVER_KEY, claims, hs_token
+from tests.auth._users import Users
+from wa_perfkit.auth import CachedUser, JWTVerifier
+from wa_perfkit.backends.base import MISS
+from wa_perfkit.backends.redis import RedisBackend
+from wa_perfkit.backends.tiered import TieredBackend
+from wa_perfkit.cache import Cache
+from wa_perfkit.errors import InvalidToken
+
+
+def _until(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
+    """Poll ``condition`` (a pub/sub message is asynchronous) for at most ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+@pytest.fixture(name="instances")
+async def fixture_instances(
+    redis_url: str, namespace: str, verifier: JWTVerifier, users: Users
+) -> AsyncIterator[tuple[CachedUser[Any], CachedUser[Any]]]:
+    """A web instance (tiered, long L1 TTL) and a worker (plain Redis), one server key."""
+    tiered = TieredBackend(l2=RedisBackend(redis_url, socket_timeout=1.0), l1_ttl=600)
+    web_cache = Cache(tiered, namespace=namespace)
+    assert tiered.wait_ready(5)
+    plain = RedisBackend(redis_url, socket_timeout=1.0)
+    worker_cache = Cache(plain, namespace=namespace)
+    web = CachedUser(users.load, verifier=verifier, cache=web_cache, server_key=SERVER_KEY)
+    worker = CachedUser(users.load, verifier=verifier, cache=worker_cache, server_key=SERVER_KEY)
+    yield web, worker
+    tiered.close()
+    await tiered.aclose()
+    plain.close()
+    await plain.aclose()
+
+
+def _l1_holds(web: CachedUser[Any], token: str) -> bool:
+    l1 = web.cache.backend.l1  # type: ignore[attr-defined]
+    return l1.get(web._entries + web.fingerprint(token)) is not MISS
+
+
+class TestWorkerOnPlainRedis:
+    def test_revoke_reaches_the_tiered_l1(
+        self, instances: tuple[CachedUser[Any], CachedUser[Any]]
+    ) -> None:
+        """A token revoked by the worker is refused by the web instance, not served from L1."""
+        web, worker = instances
+        token = hs_token(claims(sub="nina"))
+        web.resolve(token)
+        assert _l1_holds(web, token)
+        assert worker.revoke(token)
+        assert _until(lambda: not _l1_holds(web, token))
+        with pytest.raises(InvalidToken):
+            web.resolve(token)
+
+    async def test_invalidate_user_reaches_the_tiered_l1(
+        self, instances: tuple[CachedUser[Any], CachedUser[Any]], users: Users
+    ) -> None:
+        """Roles changed and invalidated by the worker are served by the web instance."""
+        web, worker = instances
+        token = hs_token(claims(sub="omar"))
+        assert (await web.aresolve(token))["roles"] == ["agent"]
+        users.roles["omar"] = ["admin"]
+        assert await worker.ainvalidate_user("omar") == 1
+        assert _until(lambda: not _l1_holds(web, token))
+        assert (await web.aresolve(token))["roles"] == ["admin"]
