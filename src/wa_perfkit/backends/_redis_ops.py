@@ -13,6 +13,7 @@ from typing import Any
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from wa_perfkit._secret import redact_url as redact_url  # its old home: still importable
 from wa_perfkit.backends.base import MISS
 
 # Compare-and-delete: a lock is released only by the holder whose token it still carries.
