@@ -45,7 +45,10 @@ class NewMessage(BaseModel):
 
 
 def make_cache(settings: Settings) -> Cache:
-    """Redis when ``REDIS_URL`` is set (shared by every instance), else process memory."""
+    """
+    Redis when ``WA_PERFKIT_REDIS_URL`` (or ``REDIS_URL``) is set (shared by every
+    instance), else process memory.
+    """
     backend = RedisBackend(settings.redis_url) if settings.redis_url else MemoryBackend(100_000)
     return Cache(backend, namespace="inbox")
 

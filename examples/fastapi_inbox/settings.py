@@ -15,7 +15,8 @@ class Settings:
 
     Attributes:
         database_url: ``DATABASE_URL``, a ``postgresql://`` URL (Supabase: the pooler URL).
-        redis_url: ``REDIS_URL``; unset means an in-process memory cache (one instance only).
+        redis_url: ``WA_PERFKIT_REDIS_URL`` (or ``REDIS_URL``); unset means an
+            in-process memory cache (one instance only).
         jwt_secret: ``SUPABASE_JWT_SECRET``, the HS256 secret (Supabase's legacy JWT secret).
         supabase_url: ``SUPABASE_URL``; with it and no secret, tokens are checked with the
             project's JWKS (ES256/RS256 signing keys).
@@ -48,7 +49,7 @@ class Settings:
         env = os.environ
         return cls(
             database_url=env["DATABASE_URL"],
-            redis_url=env.get("REDIS_URL") or None,
+            redis_url=env.get("WA_PERFKIT_REDIS_URL") or env.get("REDIS_URL") or None,
             jwt_secret=env.get("SUPABASE_JWT_SECRET") or None,
             supabase_url=env.get("SUPABASE_URL") or None,
             fingerprint_key=env["FINGERPRINT_KEY"],

@@ -210,8 +210,11 @@ def create_app(dsn: str, cache: Cache, *, jwt_secret: str, fingerprint_key: str,
 
 
 def from_env() -> Flask:
-    """Build the app from DATABASE_URL, REDIS_URL, SUPABASE_JWT_SECRET and the two keys."""
-    redis_url = os.environ.get("REDIS_URL")
+    """
+    Build the app from DATABASE_URL, WA_PERFKIT_REDIS_URL (or REDIS_URL),
+    SUPABASE_JWT_SECRET and the two keys.
+    """
+    redis_url = os.environ.get("WA_PERFKIT_REDIS_URL") or os.environ.get("REDIS_URL")
     backend = RedisBackend(redis_url) if redis_url else MemoryBackend(maxsize=100_000)
     return create_app(
         os.environ["DATABASE_URL"], Cache(backend, namespace="inbox"),

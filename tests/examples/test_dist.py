@@ -74,7 +74,7 @@ class TestWheel:
         assert "MemoryBackend" in out and "no loader call" in out
 
     def test_readme_quickstart_runs_as_written(self, venv_python: Path, tmp_path: Path) -> None:
-        """The README's python block runs unchanged; `db` is the user's query object it implies."""
+        """The README's python block runs unchanged from the wheel (SampleDB is its db)."""
         readme = (ROOT / "README.md").read_text(encoding="utf-8")
         blocks = re.findall(r"```python\n(.*?)```", readme, flags=re.DOTALL)
         assert blocks, "README.md has no python block"
@@ -83,25 +83,18 @@ class TestWheel:
             import asyncio
             import wa_perfkit
 
-            class FakeDB:  # the README's `db`: "your query"
-                calls = 0
-
-                async def fetch_conversation(self, account_id, conversation_id):
-                    FakeDB.calls += 1
-                    return {{"account_id": account_id, "id": conversation_id}}
-
-            namespace = {{"db": FakeDB(), "__name__": "readme"}}
+            namespace = {{"__name__": "readme"}}
             exec(compile({blocks[0]!r}, "README.md", "exec"), namespace)
-            app, route = namespace["app"], namespace["conversation"]
+            app, route, db = namespace["app"], namespace["conversation"], namespace["db"]
             assert "/conversations/{{account_id}}/{{conversation_id}}" in [
                 r.path for r in app.routes
             ]
 
             async def main():
-                first = await route("a1", "c1")
-                second = await route("a1", "c1")
-                assert first == second == {{"account_id": "a1", "id": "c1"}}
-                assert FakeDB.calls == 1, FakeDB.calls
+                first = await route("acc-1", "conv-1")
+                second = await route("acc-1", "conv-1")
+                assert first == second and first["id"] == "conv-1", first
+                assert db.queries == 1, db.queries
 
             asyncio.run(main())
             print("ok", wa_perfkit.__file__)
