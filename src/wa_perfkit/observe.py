@@ -41,6 +41,7 @@ __all__ = [
     "current_trace",
     "note",
     "server_timing",
+    "show_cache_details",
     "start_trace",
     "stop_trace",
 ]
@@ -76,9 +77,14 @@ class CacheEvent:
 class RequestTrace:
     """
     The cache events of one request, in order.
+
+    Attributes:
+        events: the outcomes, in order.
+        details: list them in ``Server-Timing`` (see `show_cache_details`).
     """
 
     events: list[CacheEvent] = field(default_factory=list)
+    details: bool = False
 
     @property
     def load_seconds(self) -> float:
@@ -100,6 +106,22 @@ def start_trace() -> tuple[RequestTrace, contextvars.Token[RequestTrace | None]]
     """
     trace = RequestTrace()
     return trace, _trace.set(trace)
+
+
+def show_cache_details() -> None:
+    """
+    Let this request's ``Server-Timing`` header list its cache outcomes and loader time.
+
+    Without it the header carries the application time only, unless the
+    middleware was built with ``cache_details=True``: whether a lookup hit
+    or missed tells a client whether someone asked for the same thing
+    recently. The FastAPI and Flask ``cached_user`` adapters call it once a
+    request is authenticated; call it yourself (or use it as a FastAPI
+    dependency) on other routes whose outcomes you want to see.
+    """
+    trace = _trace.get()
+    if trace is not None:
+        trace.details = True
 
 
 def stop_trace(token: contextvars.Token[RequestTrace | None]) -> None:
@@ -210,25 +232,30 @@ class RequestObserver(Protocol):
 MAX_TIMING_EVENTS = 16
 
 
-def server_timing(trace: RequestTrace, app_seconds: float, loader_name: str = "db") -> str:
+def server_timing(
+    trace: RequestTrace, app_seconds: float, loader_name: str = "db", details: bool = False
+) -> str:
     """
     Format a ``Server-Timing`` header value from a request's trace.
 
     One ``cache;desc="hit"`` entry per cache outcome, in order (outcomes only:
     no key, no function name, no value), then ``db;dur=`` with the total
     loader time in milliseconds when a loader ran, then ``app;dur=`` with the
-    time the application took to start its response.
+    time the application took to start its response. The cache and loader
+    entries are listed only when ``details`` is true or the request called
+    `show_cache_details`; otherwise the value is ``app;dur=`` alone.
 
     Args:
         trace: the request's trace.
         app_seconds: seconds from the request's arrival to its response's start.
         loader_name: the metric name of the loader time entry.
+        details: list the cache outcomes whatever the request said.
 
     Returns:
         The header value, e.g. ``cache;desc="miss", db;dur=12.3, app;dur=13.0``.
     """
     events = trace.events
-    if not events:  # most requests of most routes: skip the assembly
+    if not events or not (details or trace.details):  # skip the assembly
         return f"app;dur={app_seconds * 1000:.1f}"
     parts = [f'cache;desc="{event.outcome}"' for event in events[:MAX_TIMING_EVENTS]]
     if len(events) > MAX_TIMING_EVENTS:

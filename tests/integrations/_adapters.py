@@ -21,9 +21,11 @@ from tests.auth._tokens import AUDIENCE, SECRET, SERVER_KEY
 from wa_perfkit.auth import JWTVerifier
 from wa_perfkit.backends.memory import MemoryBackend
 from wa_perfkit.cache import Cache
+from wa_perfkit.integrations.asgi import ServerTimingMiddleware
 from wa_perfkit.integrations.fastapi.auth import cached_user as fastapi_cached_user
 from wa_perfkit.integrations.fastapi.webhook import WhatsAppWebhook as FastAPIWebhook
 from wa_perfkit.integrations.flask.auth import cached_user as flask_cached_user
+from wa_perfkit.integrations.flask.timing import FlaskTiming
 from wa_perfkit.integrations.flask.webhook import WhatsAppWebhook as FlaskWebhook
 from wa_perfkit.whatsapp import WebhookDelivery, sign_body
 
@@ -186,15 +188,22 @@ class Client:
 
     Args:
         framework: ``"fastapi"`` or ``"flask"``.
+        timing: add the framework's Server-Timing middleware or hook.
         options: passed to the webhook adapter (``max_body_bytes=``...).
     """
 
-    def __init__(self, framework: str, **options: Any) -> None:
+    def __init__(self, framework: str, *, timing: bool = False, **options: Any) -> None:
         self.framework = framework
         if framework == "fastapi":
-            self._fastapi = TestClient(fastapi_app(**options), raise_server_exceptions=False)
+            app = fastapi_app(**options)
+            if timing:
+                app.add_middleware(ServerTimingMiddleware)
+            self._fastapi = TestClient(app, raise_server_exceptions=False)
         else:
-            self._flask = flask_app(**options).test_client()
+            flask_application = flask_app(**options)
+            if timing:
+                FlaskTiming(flask_application)
+            self._flask = flask_application.test_client()
 
     def request(
         self,

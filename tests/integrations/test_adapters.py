@@ -239,6 +239,19 @@ class TestAuth:
         refused(client.get("/auth/me", headers=headers), 401)
 
 
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_server_timing_details_only_once_authenticated(framework: str) -> None:
+    """cached_user opts an authenticated request in to cache details; others get app time."""
+    client = Client(framework, timing=True)
+    headers = _bearer(f"timing-{framework}-{time.monotonic_ns()}")
+    miss = client.get("/auth/me", headers=headers).headers["server-timing"]
+    hit = client.get("/auth/me", headers=headers).headers["server-timing"]
+    assert miss.startswith('cache;desc="miss"') and hit.startswith('cache;desc="hit"')
+    for answer in (client.get("/auth/me"), client.post("/webhook", BODY, signed(BODY))):
+        assert answer.headers["server-timing"].startswith("app;dur=")
+        assert "cache" not in answer.headers["server-timing"]
+
+
 REFUSALS: list[tuple[str, str, dict[str, Any]]] = [
     ("POST", "/webhook", {"body": BODY, "headers": {}}),
     ("POST", "/webhook", {"body": b"{", "headers": signed(b"{")}),

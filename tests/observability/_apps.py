@@ -21,6 +21,7 @@ from wa_perfkit.integrations.fastapi.metrics import add_metrics_route
 from wa_perfkit.integrations.flask.timing import FlaskTiming
 from wa_perfkit.integrations.flask.timing import add_metrics_route as add_flask_metrics
 from wa_perfkit.integrations.prometheus import CacheCollector
+from wa_perfkit.observe import show_cache_details
 
 #: What must never leave the process in a header, a label or a log line.
 TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1LXNlY3JldC11c2VyIn0.c2lnbmF0dXJlLXNlY3JldA"
@@ -70,12 +71,18 @@ def fastapi_inbox(registry: CollectorRegistry | None = None, *, sync: bool = Fal
     @app.get("/messages/{conversation_id}")
     async def messages(conversation_id: str, authorization: str = Header("")) -> dict[str, Any]:
         user = await get_user(authorization.removeprefix("Bearer "))
+        show_cache_details()  # "authenticated": this route opts in to cache details
         return {"user": user["id"], "conversation": await get_conversation(conversation_id)}
+
+    @app.get("/public/{conversation_id}")
+    async def public(conversation_id: str) -> dict[str, Any]:
+        return {"conversation": await get_conversation(conversation_id)}
 
     if sync:  # a sync endpoint runs in a worker thread with a copy of the context
 
         @app.get("/contacts/{contact_id}")
         def contact(contact_id: str) -> dict[str, Any]:
+            show_cache_details()
             return get_contact(contact_id)
 
     @app.get("/health")
@@ -108,7 +115,12 @@ def flask_inbox(registry: CollectorRegistry | None = None) -> Inbox:
     def messages(conversation_id: str) -> dict[str, Any]:
         token = flask_request.headers.get("Authorization", "").removeprefix("Bearer ")
         user = get_user(token)
+        show_cache_details()  # "authenticated": this route opts in to cache details
         return {"user": user["id"], "conversation": get_conversation(conversation_id)}
+
+    @app.get("/public/<conversation_id>")
+    def public(conversation_id: str) -> dict[str, Any]:
+        return {"conversation": get_conversation(conversation_id)}
 
     @app.get("/accounts/<int:account_id>")
     def account(account_id: int) -> dict[str, int]:

@@ -19,11 +19,13 @@ from tests.observability._apps import (
     TOKEN,
     fastapi_inbox,
     label_values,
+    new_cache,
     samples,
     value,
 )
 from wa_perfkit.integrations.asgi import UNMATCHED, ServerTimingMiddleware
 from wa_perfkit.integrations.prometheus import CacheCollector
+from wa_perfkit.repository import ttl_repository
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 ROUTE = "/messages/{conversation_id}"
@@ -150,6 +152,35 @@ class TestServerTiming:
         assert inbox.collector.registry.get_sample_value(
             HTTP + "_count", {"route": "/x", "method": "GET", "status": "200"}
         ) == 1
+
+
+class TestCacheDetails:
+    """Server-Timing lists cache outcomes only where a request opted in."""
+
+    def test_an_unauthenticated_route_shows_the_app_time_only(self) -> None:
+        """A route that did not opt in hides whether its lookups hit or missed."""
+        inbox = fastapi_inbox()
+        with TestClient(inbox.app) as client:
+            for _ in range(2):  # a miss, then a hit: the same header
+                timing = client.get("/public/c1").headers["server-timing"]
+                assert re.fullmatch(r"app;dur=\d+\.\d", timing)
+
+    def test_cache_details_true_shows_them_everywhere(self) -> None:
+        """``cache_details=True`` (development) lists the outcomes on every route."""
+        cache = new_cache()
+
+        @ttl_repository(ttl=60, cache=cache, name="lookup")
+        async def lookup(n: str) -> str:
+            return n
+
+        async def route(request: Request) -> PlainTextResponse:
+            return PlainTextResponse(await lookup(request.path_params["n"]))
+
+        app = Starlette(routes=[Route("/public/{n}", route)])
+        app.add_middleware(ServerTimingMiddleware, cache_details=True)
+        with TestClient(app) as client:
+            timing = client.get("/public/c1").headers["server-timing"]
+        assert timing.startswith('cache;desc="miss", db;dur=')
 
 
 async def _plain(request: Request) -> PlainTextResponse:

@@ -124,3 +124,12 @@ class TestRouteTemplate:
         assert route_template("/messages/<conversation_id>") == ROUTE
         assert route_template("/a/<int:id>/b/<path:rest>") == "/a/{id}/b/{rest}"
         assert route_template("/static") == "/static"
+
+
+def test_an_unauthenticated_flask_route_shows_the_app_time_only() -> None:
+    """A Flask route that did not opt in hides whether its lookups hit or missed."""
+    inbox = flask_inbox()
+    client = inbox.app.test_client()
+    for _ in range(2):
+        timing = client.get("/public/c1").headers["Server-Timing"]
+        assert re.fullmatch(r"app;dur=\d+\.\d", timing)

@@ -195,10 +195,11 @@ class TestObserve:
     def test_server_timing_format(self) -> None:
         """Outcomes in order, loader time only when a loader ran, long traces summarised."""
         trace = RequestTrace([CacheEvent("x", "stale"), CacheEvent("y", "error", 0.0123)])
-        assert server_timing(trace, 0.02) == (
+        assert server_timing(trace, 0.02) == "app;dur=20.0"  # no details unless asked
+        assert server_timing(trace, 0.02, details=True) == (
             'cache;desc="stale", cache;desc="error", db;dur=12.3, app;dur=20.0'
         )
-        many = RequestTrace([CacheEvent("x", "hit")] * 20)
+        many = RequestTrace([CacheEvent("x", "hit")] * 20, details=True)
         value = server_timing(many, 0.001, loader_name="sql")
         assert value.count('cache;desc="hit"') == 16
         assert value.endswith('cache;desc="+4 more", app;dur=1.0')

@@ -124,6 +124,10 @@ class ServerTimingMiddleware:
         metrics: receives each request's route template, method, status and
             duration (a `CacheCollector`); None records nothing.
         server_timing: add the ``Server-Timing`` header.
+        cache_details: list cache outcomes and loader time in it on every
+            request; by default only on requests that called
+            `wa_perfkit.observe.show_cache_details` (authenticated requests
+            through ``cached_user`` do), others get the application time only.
         exclude_paths: paths neither timed nor traced (the metrics endpoint).
         loader_name: the ``Server-Timing`` name of the loader time entry.
     """
@@ -134,12 +138,14 @@ class ServerTimingMiddleware:
         *,
         metrics: RequestObserver | None = None,
         server_timing: bool = True,
+        cache_details: bool = False,
         exclude_paths: tuple[str, ...] = ("/metrics",),
         loader_name: str = "db",
     ) -> None:
         self.app = app
         self.metrics = metrics
         self.server_timing = server_timing
+        self.cache_details = cache_details
         self.exclude_paths = frozenset(exclude_paths)
         self.loader_name = loader_name
 
@@ -159,7 +165,9 @@ class ServerTimingMiddleware:
                 status = int(message["status"])
                 if self.server_timing:
                     answered = time.perf_counter() - started
-                    value = server_timing(trace, answered, self.loader_name).encode("latin-1")
+                    value = server_timing(
+                        trace, answered, self.loader_name, self.cache_details
+                    ).encode("latin-1")
                     headers = [*message.get("headers", ()), (b"server-timing", value)]
                     message = {**message, "headers": headers}
             await send(message)

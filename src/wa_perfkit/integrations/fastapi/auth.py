@@ -40,6 +40,7 @@ from wa_perfkit.auth.verifier import JWTVerifier
 from wa_perfkit.cache import Cache
 from wa_perfkit.errors import AuthError, Forbidden
 from wa_perfkit.integrations._http import error_response
+from wa_perfkit.observe import show_cache_details
 from wa_perfkit.policy import Duration
 
 __all__ = ["CurrentUser", "auth_http_error", "cached_user"]
@@ -84,9 +85,11 @@ class CurrentUser(SecurityBase, Generic[U]):
             HTTPException: 401 bad or missing token, 503 user store unavailable.
         """
         try:
-            return await self._resolve(self.token(request))
+            user = await self._resolve(self.token(request))
         except AuthError as exc:
             raise auth_http_error(exc) from None
+        show_cache_details()  # an authenticated request may see its cache outcomes
+        return user
 
     def token(self, request: Request) -> str:
         """

@@ -41,6 +41,7 @@ from wa_perfkit.auth.verifier import JWTVerifier
 from wa_perfkit.cache import Cache
 from wa_perfkit.errors import AuthError
 from wa_perfkit.integrations._http import JSON, error_response
+from wa_perfkit.observe import show_cache_details
 from wa_perfkit.policy import Duration
 
 __all__ = ["G_ATTRIBUTE", "FlaskCurrentUser", "auth_response", "cached_user"]
@@ -121,6 +122,7 @@ class FlaskCurrentUser(Generic[U]):
         except AuthError as exc:
             abort(auth_response(exc))
         setattr(g, G_ATTRIBUTE, user)
+        show_cache_details()  # an authenticated request may see its cache outcomes
         return user
 
     def token(self, request: Request | None = None) -> str:

@@ -61,6 +61,10 @@ class FlaskTiming:
         metrics: receives each request's route template, method, status and
             duration (a `CacheCollector`); None records nothing.
         server_timing: add the ``Server-Timing`` header.
+        cache_details: list cache outcomes and loader time in it on every
+            request; by default only on requests that called
+            `wa_perfkit.observe.show_cache_details` (authenticated requests
+            through ``cached_user`` do), others get the application time only.
         exclude_paths: paths neither timed nor traced (the metrics endpoint).
         loader_name: the ``Server-Timing`` name of the loader time entry.
     """
@@ -71,11 +75,13 @@ class FlaskTiming:
         *,
         metrics: RequestObserver | None = None,
         server_timing: bool = True,
+        cache_details: bool = False,
         exclude_paths: tuple[str, ...] = ("/metrics",),
         loader_name: str = "db",
     ) -> None:
         self.metrics = metrics
         self.server_timing = server_timing
+        self.cache_details = cache_details
         self.exclude_paths = frozenset(exclude_paths)
         self.loader_name = loader_name
         if app is not None:
@@ -101,7 +107,9 @@ class FlaskTiming:
         trace, _, started = state
         elapsed = time.perf_counter() - started
         if self.server_timing:
-            response.headers["Server-Timing"] = server_timing(trace, elapsed, self.loader_name)
+            response.headers["Server-Timing"] = server_timing(
+                trace, elapsed, self.loader_name, self.cache_details
+            )
         if self.metrics is not None:
             rule = request.url_rule
             route = route_template(rule.rule) if rule is not None else UNMATCHED
