@@ -102,6 +102,10 @@ class JWKSServer:
     delay: float = 0.0
     hits: int = 0
     body: bytes | None = None
+    #: Seconds between two bytes of the response (0: all at once); ``drip_from``
+    #: says where the dripping starts: ``"status"`` or ``"body"``.
+    drip: float = 0.0
+    drip_from: str = "body"
     server: ThreadingHTTPServer | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -123,11 +127,34 @@ class JWKSServer:
                     if state.body is not None
                     else json.dumps({"keys": state.keys}).encode()
                 )
+                if state.drip:
+                    self._drip(body)
+                    return
                 self.send_response(state.status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
+
+            def _drip(self, body: bytes) -> None:
+                # A response that never ends: one byte per ``drip`` seconds until the
+                # client goes away (bounded by the client's deadline).
+                head = (
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: 100000000\r\n\r\n"
+                )
+                if state.drip_from == "body":
+                    self.wfile.write(head)
+                    self.wfile.flush()
+                    head = b""
+                stream = head + body + b" " * 100_000_000
+                try:
+                    for index in range(len(stream)):
+                        self.wfile.write(stream[index : index + 1])
+                        self.wfile.flush()
+                        time.sleep(state.drip)
+                except OSError:
+                    pass
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass

@@ -34,7 +34,8 @@ def fixture_jwks(keys: dict[str, KeyPair]) -> Iterator[JWKSServer]:
 def fixture_verifier(jwks: JWKSServer) -> JWTVerifier:
     """Legacy secret and JWKS together, Supabase defaults."""
     return JWTVerifier(
-        SECRET, jwks_url=jwks.url, audience=AUDIENCE, issuer=ISSUER, jwks_cooldown=0.2
+        SECRET, jwks_url=jwks.url, audience=AUDIENCE, issuer=ISSUER, jwks_cooldown=0.2,
+        allow_insecure_http=True,  # the test JWKS is served on loopback
     )
 
 

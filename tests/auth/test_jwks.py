@@ -5,17 +5,19 @@ JWKS: last good keys survive failures, unknown kids refetch within a cooldown, o
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 import uuid
 
 import pytest
 
 from tests.auth._tokens import AUDIENCE, JWKSServer, KeyPair, claims, make_pair, signed
-from wa_perfkit.auth import JWTVerifier, KeySetUnavailable
-from wa_perfkit.errors import InvalidToken
+from wa_perfkit.auth import JWKSCache, JWTVerifier, KeySetUnavailable
+from wa_perfkit.errors import ConfigurationError, InvalidToken
 
 
 def _verifier(jwks: JWKSServer, **options: float) -> JWTVerifier:
+    options.setdefault("allow_insecure_http", True)  # the test JWKS is served on loopback
     return JWTVerifier(jwks_url=jwks.url, audience=AUDIENCE, **options)  # type: ignore[arg-type]
 
 
@@ -119,3 +121,37 @@ class TestJWKS:
                 verifier.verify(signed(keys["RS256"], claims()))
         finally:
             server.stop()
+
+
+class TestJWKSDeadline:
+    @pytest.mark.parametrize("drip_from", ["body", "status"])
+    def test_a_dripping_endpoint_is_cut_at_the_deadline(
+        self, jwks: JWKSServer, keys: dict[str, KeyPair], drip_from: str
+    ) -> None:
+        """An endpoint sending one byte every 100 ms fails the fetch at its total deadline,
+        whether it drips the body or the status line and headers."""
+        jwks.drip, jwks.drip_from = 0.1, drip_from
+        verifier = _verifier(jwks, jwks_timeout=0.5, allow_insecure_http=True)
+        token = signed(keys["ES256"], claims())
+        outcome: list[BaseException] = []
+
+        def verify() -> None:
+            try:
+                verifier.verify(token)
+            except BaseException as exc:  # recorded for the assertion below
+                outcome.append(exc)
+
+        worker = threading.Thread(target=verify, daemon=True)
+        worker.start()
+        worker.join(30)  # liveness bound only: the deadline is 0.5 s, dripping would take hours
+        assert not worker.is_alive()
+        assert len(outcome) == 1 and isinstance(outcome[0], KeySetUnavailable)
+
+    def test_http_jwks_urls_are_refused_unless_allowed(self, jwks: JWKSServer) -> None:
+        """``http://`` is for local development only, and must be asked for."""
+        with pytest.raises(ConfigurationError, match="allow_insecure_http"):
+            JWTVerifier(jwks_url=jwks.url, audience=AUDIENCE)
+        with pytest.raises(ConfigurationError):
+            JWKSCache(jwks.url, algorithms=["ES256"])
+        assert JWTVerifier(jwks_url=jwks.url, audience=AUDIENCE, allow_insecure_http=True).jwks
+        assert JWKSCache("https://example.invalid/jwks.json", algorithms=["ES256"])

@@ -13,7 +13,14 @@ a JWKS endpoint that blips takes authentication down with it (PyJWT #1162).
 * one fetch is in flight at a time: other callers wait for it (unknown
   ``kid``) or go on with the current keys (routine refresh after ``ttl``);
 * the async path fetches in a worker thread (``asyncio.to_thread``), so the
-  event loop never blocks on the network.
+  event loop never blocks on the network;
+* a fetch has a total deadline (``timeout``), not only a per-socket timeout:
+  an endpoint that drips one byte at a time keeps every read alive, so a
+  timer shuts the connection down when the deadline passes, whatever phase
+  (TLS handshake, headers, body) the fetch is in;
+* ``https://`` only, redirects included: a key set fetched over plain HTTP
+  can be replaced by anyone on the path. ``allow_insecure_http=True`` is for
+  a JWKS served on your own machine during development.
 
 Each key is pinned to one algorithm: its ``alg`` member, or the one its type
 implies (RSA: RS256, EC P-256: ES256, OKP Ed25519: EdDSA). Symmetric
@@ -24,9 +31,13 @@ key set never holds an HMAC secret.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import http.client
 import json
+import socket
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Collection
 from typing import Any
@@ -46,15 +57,17 @@ class JWKSCache:
     The signing keys published at a JWKS URL, fetched lazily and kept on failure.
 
     Args:
-        url: the JWKS URL (``http://`` or ``https://``).
+        url: the JWKS URL (``https://``).
         algorithms: the asymmetric algorithms accepted; keys pinned to others are ignored.
         ttl: seconds after a successful fetch before the set is refreshed.
         cooldown: minimum seconds between two fetch attempts.
-        timeout: seconds a fetch may take (connect and read).
+        timeout: seconds a whole fetch may take (connect, TLS, headers and body).
         timer: a monotonic clock (injectable for tests).
+        allow_insecure_http: accept an ``http://`` URL (local development only).
 
     Raises:
-        ConfigurationError: the URL is not HTTP(S) or a duration is negative.
+        ConfigurationError: the URL is not HTTPS (or HTTP when allowed), or a
+            duration is negative.
     """
 
     def __init__(
@@ -66,9 +79,15 @@ class JWKSCache:
         cooldown: float = 15.0,
         timeout: float = 3.0,
         timer: Callable[[], float] = time.monotonic,
+        allow_insecure_http: bool = False,
     ) -> None:
+        if url.startswith("http://") and not allow_insecure_http:
+            raise ConfigurationError(
+                "jwks_url must be https:// (pass allow_insecure_http=True for a JWKS "
+                "served locally during development)"
+            )
         if not url.startswith(("https://", "http://")):
-            raise ConfigurationError(f"jwks_url must be http(s), not {url[:40]!r}")
+            raise ConfigurationError(f"jwks_url must be https://, not {url[:40]!r}")
         if min(ttl, cooldown, timeout) < 0:
             raise ConfigurationError("JWKS ttl, cooldown and timeout must be >= 0")
         self.url = url
@@ -76,6 +95,7 @@ class JWKSCache:
         self.ttl = ttl
         self.cooldown = cooldown
         self.timeout = timeout
+        self.allow_insecure_http = allow_insecure_http
         self._timer = timer
         self._keys: dict[str | None, jwt.PyJWK] = {}
         self._fetched_at: float | None = None
@@ -183,9 +203,17 @@ class JWKSCache:
         logger.debug("wa_perfkit: JWKS fetched, %d keys", len(keys))
 
     def _download(self) -> Any:
+        deadline = _Deadline(self.timeout)
+        opener = urllib.request.build_opener(*_handlers(deadline, self.allow_insecure_http))
         request = urllib.request.Request(self.url, headers={"Accept": "application/json"})  # noqa: S310 (scheme checked in __init__)
-        with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 (scheme checked in __init__)
-            body = response.read(_MAX_JWKS_BYTES + 1)
+        deadline.start()
+        try:
+            with opener.open(request, timeout=self.timeout) as response:
+                body = response.read(_MAX_JWKS_BYTES + 1)
+        finally:
+            expired = deadline.stop()
+        if expired:
+            raise TimeoutError("the JWKS fetch passed its deadline")
         if len(body) > _MAX_JWKS_BYTES:
             raise ValueError("JWKS document too large")
         return json.loads(body)
@@ -213,3 +241,85 @@ class JWKSCache:
         except Exception:  # an unsupported or malformed key is skipped, not fatal
             return None
         return key if key.algorithm_name in self.algorithms else None
+
+
+class _Deadline:
+    """
+    Shuts down every socket of one fetch when ``seconds`` have passed.
+
+    A per-socket timeout bounds each read, not the fetch: a server that sends
+    one byte every 100 ms never lets a read time out. Shutting the socket down
+    from a timer thread wakes whatever read is blocked on it.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.expired = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def start(self) -> None:
+        self._timer.start()
+
+    def stop(self) -> bool:
+        """Cancel the timer; return True if the deadline had passed."""
+        self._timer.cancel()
+        with self._lock:
+            return self.expired
+
+    def watch(self, sock: socket.socket) -> None:
+        with self._lock:
+            if self.expired:
+                _shut(sock)
+            else:
+                self._sockets.append(sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for sock in self._sockets:
+                _shut(sock)
+
+
+def _shut(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):  # already closed: nothing left to wake
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+def _handlers(deadline: _Deadline, allow_http: bool) -> list[urllib.request.BaseHandler]:
+    """urllib handlers whose connections register their socket with ``deadline``."""
+
+    def watched(base: type[http.client.HTTPConnection]) -> type[http.client.HTTPConnection]:
+        class Watched(base):  # type: ignore[valid-type, misc]
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                super().__init__(*args, **kwargs)
+                create: Callable[..., socket.socket] = self._create_connection  # type: ignore[has-type]
+
+                def created(*cargs: Any, **ckwargs: Any) -> socket.socket:
+                    # The raw socket, before any TLS: the handshake is bounded too.
+                    sock: socket.socket = create(*cargs, **ckwargs)
+                    deadline.watch(sock)
+                    return sock
+
+                self._create_connection = created
+
+        return Watched
+
+    https_connection = watched(http.client.HTTPSConnection)
+    http_connection = watched(http.client.HTTPConnection)
+
+    class HTTPS(urllib.request.HTTPSHandler):
+        def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+            context = getattr(self, "_context", None)
+            return self.do_open(https_connection, req, context=context)
+
+    class HTTP(urllib.request.HTTPHandler):
+        # Installed in every case, so urllib adds no default handler: without
+        # permission, even a redirect from https:// to http:// is refused.
+        def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+            if not allow_http:
+                raise urllib.error.URLError("http:// JWKS URLs are refused")
+            return self.do_open(http_connection, req)
+
+    return [HTTPS(), HTTP()]

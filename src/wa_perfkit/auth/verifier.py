@@ -62,13 +62,16 @@ class JWTVerifier:
         max_token_bytes: longer tokens are refused before any parsing.
         jwks_ttl: seconds before a fetched key set is refreshed.
         jwks_cooldown: minimum seconds between two JWKS fetches.
-        jwks_timeout: seconds a JWKS fetch may take.
+        jwks_timeout: seconds a whole JWKS fetch may take (connect, TLS, headers, body).
         clock: wall clock for ``exp``/``nbf`` (seconds since the epoch).
         timer: monotonic clock for the JWKS refresh schedule.
+        allow_insecure_http: accept an ``http://`` ``jwks_url`` (a JWKS served on
+            your own machine during development; never in production).
 
     Raises:
-        ConfigurationError: neither ``secret`` nor ``jwks_url``, or an algorithm
-            that has no key source (or is ``none``).
+        ConfigurationError: neither ``secret`` nor ``jwks_url``, an algorithm
+            that has no key source (or is ``none``), or an ``http://`` JWKS URL
+            without ``allow_insecure_http``.
     """
 
     def __init__(
@@ -87,6 +90,7 @@ class JWTVerifier:
         jwks_timeout: float = 3.0,
         clock: Callable[[], float] = time.time,
         timer: Callable[[], float] = time.monotonic,
+        allow_insecure_http: bool = False,
     ) -> None:
         if secret is None and jwks_url is None:
             raise ConfigurationError("JWTVerifier needs secret= or jwks_url=")
@@ -96,6 +100,7 @@ class JWTVerifier:
             JWKSCache(
                 jwks_url, algorithms=self.algorithms - HMAC_ALGORITHMS, ttl=jwks_ttl,
                 cooldown=jwks_cooldown, timeout=jwks_timeout, timer=timer,
+                allow_insecure_http=allow_insecure_http,
             )
             if jwks_url is not None
             else None
