@@ -148,22 +148,22 @@ class TestPaginatorSql:
         assert query.params == (ACCOUNT, 38)
 
     def test_next_page_psycopg_uses_a_row_comparison(self, token: str) -> None:
-        """A next cursor becomes (updated_at, id) < (%s, %s), in descending order."""
+        """A next cursor becomes (updated_at, id) < (%s, %s), cast from text, descending."""
         query = Paginator(CONVERSATIONS, KEY).query(
             token, page_size=10, scope=ACCOUNT, placeholder="psycopg"
         )
         assert query.sql == (
             'SELECT * FROM "conversations" WHERE "account_id" = %s'
-            ' AND ("updated_at", "id") < (%s, %s)'
+            ' AND ("updated_at", "id") < (CAST(%s::text AS timestamptz), CAST(%s::text AS uuid))'
             ' ORDER BY "updated_at" DESC, "id" DESC LIMIT %s'
         )
-        assert query.params == (ACCOUNT, WHEN, ROW_ID, 11)
+        assert query.params == (ACCOUNT, WHEN.isoformat(), str(ROW_ID), 11)
 
     def test_prev_page_flips_comparison_and_order(self, codec: CursorCodec) -> None:
         """A prev cursor reads upwards: > and ASC; page() flips the rows back."""
         token = codec.encode(Cursor(MESSAGES.name, "prev", WHEN, ROW_ID))
         query = Paginator(MESSAGES, KEY).query(token, scope=ACCOUNT)
-        assert '("timestamp", "id") > ($2, $3)' in query.sql
+        assert '("timestamp", "id") > (CAST($2::text AS timestamptz), CAST($3::text' in query.sql
         assert query.sql.endswith('ORDER BY "timestamp" ASC, "id" ASC LIMIT $4')
 
     def test_page_size_is_clamped(self) -> None:
@@ -253,3 +253,94 @@ class TestPostgrest:
         assert query.or_filter is not None
         assert query.or_filter.startswith('updated_at.gt."a\\"b\\\\c,d"')
         assert query.order == (("updated_at", False), ("id", False))
+
+
+SUBJECTS = Keyset("tickets", "subject", scope_column="account_id", id_type="bigint")
+
+
+class TestKeysetIdentity:
+    @pytest.mark.parametrize(
+        "other",
+        [
+            Keyset("conversations", "updated_at", scope_column="contact_id"),
+            Keyset("conversations", "updated_at", scope_column="account_id", descending=False),
+            Keyset("conversations", "created_at", scope_column="account_id"),
+            Keyset("conversations", "updated_at"),
+        ],
+        ids=["other-scope", "oldest-first", "other-sort", "unscoped"],
+    )
+    def test_listings_refuse_each_others_cursors(self, other: Keyset) -> None:
+        """Another scope, direction, sort column or table: another identity, cursor refused."""
+        mine = Paginator(CONVERSATIONS, KEY)
+        theirs = Paginator(other, KEY)
+        token = theirs.page(
+            [{"updated_at": WHEN, "created_at": WHEN, "id": ROW_ID}] * 2,
+            theirs.query(None, page_size=1, scope=ACCOUNT),
+        ).next_cursor
+        assert other.name != CONVERSATIONS.name
+        with pytest.raises(InvalidCursor, match="another listing"):
+            mine.query(token, scope=ACCOUNT)
+
+    def test_the_default_identity_names_table_columns_direction_and_scope(self) -> None:
+        """The derived name spells out what makes two listings different."""
+        assert CONVERSATIONS.name == "conversations:updated_at,id:desc:account_id"
+
+    def test_a_bad_sql_type_is_a_configuration_error(self) -> None:
+        """sort_type is inlined in SQL: only plain type names are accepted."""
+        with pytest.raises(ConfigurationError):
+            Keyset("t", "s", sort_type="text); DROP TABLE t; --")
+
+
+def _issued(paginator: Paginator, sort: str, page_size: int = 1) -> str:
+    query = paginator.query(None, page_size=page_size, scope=ACCOUNT)
+    rows = [{"subject": sort, "id": 7}, {"subject": sort, "id": 6}]
+    token = paginator.page(rows, query).next_cursor
+    assert token is not None
+    return token
+
+
+class TestOwnCursorsAreAccepted:
+    @pytest.mark.parametrize("sort", ["Ж" * 45, "x" * 300, "Ж" * 1000, "\x00" * 1000, "𝄞" * 1000])
+    def test_long_and_cyrillic_text_keys(self, sort: str) -> None:
+        """45 Cyrillic letters or 300 ASCII characters used to make page 2 unreachable."""
+        paginator = Paginator(SUBJECTS, KEY)
+        query = paginator.query(_issued(paginator, sort), scope=ACCOUNT)
+        assert query.cursor is not None and query.cursor.sort_value == sort
+
+    @settings(max_examples=150, deadline=None)
+    @given(sort=st.text(max_size=1000))
+    def test_any_text_key_up_to_max_key_chars(self, sort: str) -> None:
+        """Whatever the text (surrogates, controls, astral), the next page is reachable."""
+        paginator = Paginator(SUBJECTS, KEY)
+        cursor = paginator.decode(_issued(paginator, sort))
+        assert cursor is not None and cursor.sort_value == sort
+
+    def test_a_key_beyond_max_key_chars_is_a_configuration_error(self) -> None:
+        """Rather than issue a cursor it would refuse, the paginator says what to raise."""
+        paginator = Paginator(Keyset("tickets", "subject", max_key_chars=10), KEY)
+        with pytest.raises(ConfigurationError, match="max_key_chars"):
+            _issued(paginator, "Ж" * 500)
+
+    def test_typed_keysets_keep_a_small_limit(self) -> None:
+        """Timestamp and UUID keys: a cap of a few hundred characters, above any real cursor."""
+        limit = Paginator(CONVERSATIONS, KEY).codec.max_length
+        assert 200 < limit < 400
+        real = Paginator(CONVERSATIONS, KEY).codec.encode(
+            Cursor(CONVERSATIONS.name, "prev", WHEN, ROW_ID)
+        )
+        assert len(real) < limit
+
+
+class TestPrevAfterDeletion:
+    def test_an_empty_prev_page_points_forwards_from_its_position(self) -> None:
+        """No row left before the cursor: empty page, next cursor includes the position's row."""
+        paginator = Paginator(CONVERSATIONS, KEY)
+        codec = paginator.codec
+        prev = codec.encode(Cursor(CONVERSATIONS.name, "prev", WHEN, ROW_ID))
+        page = paginator.page([], paginator.query(prev, scope=ACCOUNT))
+        assert page.items == [] and page.prev_cursor is None and page.next_cursor is not None
+        restart = paginator.query(page.next_cursor, scope=ACCOUNT, placeholder="psycopg")
+        assert restart.cursor is not None and restart.cursor.inclusive
+        assert ' ("updated_at", "id") <= (' in restart.sql
+        rest = postgrest_query(paginator, page.next_cursor, scope=ACCOUNT)
+        assert rest.or_filter is not None and f'id.lte."{ROW_ID}"' in rest.or_filter

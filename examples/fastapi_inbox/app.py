@@ -20,12 +20,14 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import asyncpg
-from fastapi import Depends, FastAPI, HTTPException, Query
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry
 from pydantic import BaseModel
 
 from wa_perfkit import Cache, MemoryBackend, RedisBackend
 from wa_perfkit.auth import JWTVerifier
+from wa_perfkit.errors import InvalidCursor
 from wa_perfkit.integrations.asgi import ServerTimingMiddleware
 from wa_perfkit.integrations.fastapi.auth import cached_user
 from wa_perfkit.integrations.fastapi.metrics import add_metrics_route
@@ -116,6 +118,11 @@ def create_app(settings: Settings, cache: Cache | None = None) -> FastAPI:
     add_metrics_route(app, registry)
     app.state.current_user = current_user
     app.state.db = db
+
+    @app.exception_handler(InvalidCursor)
+    async def bad_cursor(request: Request, exc: InvalidCursor) -> JSONResponse:
+        # A client's cursor is input: a tampered, truncated or foreign one is a 400.
+        return JSONResponse({"detail": "invalid cursor"}, status_code=400)
 
     def can_see(user: User, account_id: Any) -> bool:
         return "admin" in user["roles"] or str(account_id) in user["accounts"]

@@ -266,3 +266,25 @@ class TestDemoApp:
         assert (await call(app, Request("admin", "/admin/users", token))).status == 403
         bad = Request("c", "/conversations", token, {"cursor": "garbage"})
         assert (await call(app, bad)).status == 400
+
+
+@pytest.mark.parametrize("kind", ["garbage", "truncated", "non-ascii", "5000-chars"])
+async def test_the_demo_answers_400_to_a_bad_cursor(kind: str) -> None:
+    """Garbage, truncated, non-ASCII or 5,000-character cursors: 400, never 500."""
+    context = _context(DemoConfig(conversations=100))
+    app = create_app(
+        MemoryStore(context.data, 0.0), _after_cache(context),
+        verifier=context.verifier, cursor_secret=context.cursor_secret,
+    )
+    agent = next(link for link in context.data.user_roles if link["account_id"])
+    token = context.tokens[agent["user_id"]]
+    first = await call(app, Request("c", "/conversations", token, {"limit": "2"}))
+    real = first.body["next"]
+    cursor = {
+        "garbage": "garbage!",
+        "truncated": real[:-7],
+        "non-ascii": real[:-3] + "Жé€",
+        "5000-chars": "A" * 5000,
+    }[kind]
+    bad = await call(app, Request("c", "/conversations", token, {"limit": "2", "cursor": cursor}))
+    assert bad.status == 400

@@ -132,3 +132,21 @@ class TestFastapiInbox:
         assert [a["id"] for a in client.get("/accounts", headers=headers).json()] == [account]
         metrics = client.get("/metrics")
         assert metrics.status_code == 200 and "wa_perfkit" in metrics.text
+
+
+@pytest.mark.parametrize("kind", ["garbage", "truncated", "non-ascii", "5000-chars"])
+def test_a_bad_cursor_is_a_400(client: TestClient, inbox: InboxDB, kind: str) -> None:
+    """Garbage, truncated, non-ASCII or 5,000-character cursors: 400, never 500."""
+    user_id, account = inbox.agent()
+    headers = auth(inbox, user_id)
+    params = {"account_id": account, "limit": "2"}
+    real = client.get("/conversations", params=params, headers=headers).json()["next"]
+    cursor = {
+        "garbage": "garbage!",
+        "truncated": real[:-7],
+        "non-ascii": real[:-3] + "Жé€",
+        "5000-chars": "A" * 5000,
+    }[kind]
+    bad = client.get("/conversations", params={**params, "cursor": cursor}, headers=headers)
+    assert bad.status_code == 400
+    assert bad.json() == {"detail": "invalid cursor"}

@@ -13,9 +13,14 @@ write. The algorithm is fixed by the version byte we chose, never read from
 the cursor. Cursors are signed, not encrypted: do not put secrets in a sort
 key.
 
+The JSON is UTF-8 (``ensure_ascii=False``): a Cyrillic letter costs two
+bytes, not the six of ``\\u041a``, so text sort keys stay short.
+
 Decoding checks the length first (a 1 MB cursor is rejected before any
 base64 or HMAC work), then the alphabet, then the MAC, then the shape; every
 failure is `InvalidCursor` with a short reason safe to return to clients.
+The `wa_perfkit.pagination.Paginator` derives its length limit from its
+keyset, so that it accepts every cursor it issues.
 """
 
 from __future__ import annotations
@@ -36,14 +41,20 @@ from wa_perfkit.errors import ConfigurationError, InvalidCursor
 
 __all__ = ["DEFAULT_MAX_CURSOR_LENGTH", "Cursor", "CursorCodec", "Direction", "KeyValue"]
 
-#: Longest cursor accepted, in characters; real ones are about 170.
+#: Longest cursor a bare `CursorCodec` accepts, in characters; a cursor over a
+#: timestamp and a UUID is about 200.
 DEFAULT_MAX_CURSOR_LENGTH: Final = 512
 _VERSION: Final = b"\x01"
 _MAC_SIZE: Final = hashlib.sha256().digest_size
 _ALPHABET: Final = re.compile(r"[A-Za-z0-9_-]+")
 
 Direction = Literal["next", "prev"]
-_DIRECTIONS: Final[dict[str, Direction]] = {"n": "next", "p": "prev"}
+# "N": read forwards from the position, the row at the position included.
+_DIRECTIONS: Final[dict[str, tuple[Direction, bool]]] = {
+    "n": ("next", False),
+    "p": ("prev", False),
+    "N": ("next", True),
+}
 #: Types a sort key or id may have.
 KeyValue = datetime | date | int | str | uuid.UUID
 
@@ -59,12 +70,15 @@ class Cursor:
             the rows before it.
         sort_value: the sort column's value at the position.
         id_value: the tie-breaking id at the position.
+        inclusive: the page includes the row at the position (only for
+            ``"next"``: issued when a previous page found no rows before it).
     """
 
     keyset: str
     direction: Direction
     sort_value: KeyValue
     id_value: KeyValue
+    inclusive: bool = False
 
 
 class CursorCodec:
@@ -101,15 +115,17 @@ class CursorCodec:
         Returns:
             The opaque URL-safe token.
         """
+        direction = "N" if cursor.inclusive and cursor.direction == "next" else cursor.direction[0]
         payload = json.dumps(
             {
                 "k": cursor.keyset,
-                "d": cursor.direction[0],
+                "d": direction,
                 "s": _tag(cursor.sort_value),
                 "i": _tag(cursor.id_value),
             },
             separators=(",", ":"),
-        ).encode()
+            ensure_ascii=False,
+        ).encode("utf-8", "surrogatepass")
         blob = _VERSION + self._mac(payload) + payload
         return base64.urlsafe_b64encode(blob).rstrip(b"=").decode("ascii")
 
@@ -172,12 +188,12 @@ def _tag(value: KeyValue) -> list[Any]:
 def _parse(payload: bytes) -> Cursor:
     # The MAC matched, so this is our own JSON; still, never let a parse error escape.
     try:
-        data = json.loads(payload)
-        direction = _DIRECTIONS[data["d"]]
+        data = json.loads(payload.decode("utf-8", "surrogatepass"))
+        direction, inclusive = _DIRECTIONS[data["d"]]
         keyset = data["k"]
         if not isinstance(keyset, str):
             raise TypeError("keyset")
-        return Cursor(keyset, direction, _untag(data["s"]), _untag(data["i"]))
+        return Cursor(keyset, direction, _untag(data["s"]), _untag(data["i"]), inclusive)
     except (ValueError, KeyError, TypeError, IndexError) as exc:
         raise InvalidCursor("malformed cursor") from exc
 

@@ -18,19 +18,32 @@ with the comparison and the order reversed, its rows flipped back afterwards.
 
 Sort and id columns must be NOT NULL (a NULL never compares, so its row would
 never be returned).
+
+A cursor is valid for the listing that issued it, whichever driver runs the
+query: declare the columns' SQL types (``sort_type``, ``id_type``) and the
+position is bound as text and cast in SQL, so a cursor made from PostgREST's
+JSON strings and one made from asyncpg's ``datetime`` and ``UUID`` give the
+same page on either path. A keyset's identity (table, columns, direction,
+scope) is bound into its cursors, so different listings refuse each other's.
+
+Following a ``prev_cursor`` when no row is left before its position (they
+were deleted) gives an empty page whose ``next_cursor`` reads forwards from
+that position, the row at it included: the client lands on what is now the
+first page instead of being stranded.
 """
 
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, Final, Generic, Literal, TypeVar
 
 from wa_perfkit._secret import Secret
 from wa_perfkit.errors import ConfigurationError, InvalidCursor
 from wa_perfkit.pagination.cursor import (
-    DEFAULT_MAX_CURSOR_LENGTH,
     Cursor,
     CursorCodec,
     Direction,
@@ -42,6 +55,20 @@ __all__ = ["CONVERSATIONS", "MESSAGES", "Keyset", "KeysetQuery", "Page", "Pagina
 RowT = TypeVar("RowT")
 Placeholder = Literal["asyncpg", "psycopg"]
 _IDENTIFIER: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_SQL_TYPE: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?: [A-Za-z_][A-Za-z0-9_]*)*")
+# SQL types whose values have a bounded text form, with the longest such value.
+_LATEST: Final = datetime(9999, 12, 31, 23, 59, 59, 999999, timezone(-timedelta(hours=23)))
+_FIXED_WIDTH: Final[dict[str, KeyValue]] = {
+    **dict.fromkeys(
+        ["timestamptz", "timestamp", "timestamp with time zone", "timestamp without time zone"],
+        _LATEST,
+    ),
+    "date": date.max,
+    "uuid": uuid.UUID(int=(1 << 128) - 1),
+    **dict.fromkeys(["smallint", "integer", "int", "bigint", "int2", "int4", "int8"], -(2**63)),
+}
+# Room for a driver's spelling of a bounded value (PostgREST's JSON strings).
+_SLACK: Final = 24
 
 
 @dataclass(frozen=True)
@@ -56,11 +83,21 @@ class Keyset:
         scope_column: an equality filter every page has (``account_id``), or None.
         columns: the columns to select; empty selects ``*``.
         descending: newest first (the inbox's order).
-        name: the name bound into cursors, so a cursor of one keyset is
-            refused by another; defaults to ``table.sort_column``.
+        name: the identity bound into cursors, so a cursor of one listing is
+            refused by another; defaults to one derived from the table, sort
+            and id columns, direction and scope column
+            (``conversations:updated_at,id:desc:account_id``).
+        sort_type: SQL type of the sort column (``"timestamptz"``); with it
+            the cursor position is cast in SQL, so cursors made from any
+            driver's rows (PostgREST's strings included) work on every path.
+        id_type: SQL type of the id column (``"uuid"``), likewise.
+        max_key_chars: longest text sort key or id (in characters) whose
+            cursors must fit the length limit; irrelevant for fixed-width
+            types (timestamps, dates, UUIDs, integers).
 
     Raises:
-        ConfigurationError: a name is not a plain SQL identifier.
+        ConfigurationError: a name is not a plain SQL identifier, or a type
+            not a plain SQL type name.
     """
 
     table: str
@@ -70,6 +107,9 @@ class Keyset:
     columns: tuple[str, ...] = ()
     descending: bool = True
     name: str = ""
+    sort_type: str = ""
+    id_type: str = ""
+    max_key_chars: int = 1000
 
     def __post_init__(self) -> None:
         names = [*self.table.split("."), self.sort_column, self.id_column, *self.columns]
@@ -77,14 +117,53 @@ class Keyset:
         bad = [name for name in names if not _IDENTIFIER.fullmatch(name)]
         if bad:
             raise ConfigurationError(f"not a plain SQL identifier: {bad[0]!r}")
+        types = [t for t in (self.sort_type, self.id_type) if t]
+        if any(not _SQL_TYPE.fullmatch(t) for t in types):
+            raise ConfigurationError(f"not a plain SQL type name: {types!r}")
+        if self.max_key_chars < 1:
+            raise ConfigurationError("max_key_chars must be at least 1")
         if not self.name:
-            object.__setattr__(self, "name", f"{self.table}.{self.sort_column}")
+            order = "desc" if self.descending else "asc"
+            identity = f"{self.table}:{self.sort_column},{self.id_column}:{order}"
+            object.__setattr__(self, "name", f"{identity}:{self.scope_column or ''}")
+
+    def max_cursor_length(self) -> int:
+        """
+        The length of the longest cursor this keyset's pages can issue.
+
+        Returns:
+            Characters, for `Paginator`'s default limit: a few hundred for
+            typed timestamps, UUIDs and integers; more for text keys, up to
+            ``max_key_chars`` characters of any Unicode.
+        """
+        probe = CursorCodec(b"\0" * 16, max_length=0)
+        longest = [
+            probe.encode(Cursor(self.name, "prev", sort, ident))
+            for sort in _widest(self.sort_type, self.max_key_chars)
+            for ident in _widest(self.id_type, self.max_key_chars)
+        ]
+        return max(map(len, longest)) + _SLACK
 
 
 #: The inbox's conversation list: an account's conversations, latest activity first.
-CONVERSATIONS: Final = Keyset("conversations", "updated_at", scope_column="account_id")
+CONVERSATIONS: Final = Keyset(
+    "conversations",
+    "updated_at",
+    scope_column="account_id",
+    sort_type="timestamptz",
+    id_type="uuid",
+)
 #: A conversation's messages, newest first.
-MESSAGES: Final = Keyset("messages", "timestamp", scope_column="conversation_id")
+MESSAGES: Final = Keyset(
+    "messages", "timestamp", scope_column="conversation_id", sort_type="timestamptz", id_type="uuid"
+)
+
+
+def _widest(sql_type: str, max_chars: int) -> list[KeyValue]:
+    if sql_type.lower() in _FIXED_WIDTH:
+        return [_FIXED_WIDTH[sql_type.lower()]]
+    # JSON writes a control character as \u0000 (6 bytes), a astral one as 4.
+    return ["\x00" * max_chars, "\U0010ffff" * max_chars]
 
 
 @dataclass(frozen=True)
@@ -140,7 +219,9 @@ class Paginator:
         secret: HMAC key for the cursors (at least 16 bytes).
         default_page_size: page size when the client asks for none.
         max_page_size: the cap; a larger request is clamped to it.
-        max_cursor_length: longest cursor accepted before any decoding.
+        max_cursor_length: longest cursor accepted before any decoding;
+            defaults to `Keyset.max_cursor_length`, so the paginator accepts
+            every cursor it issues.
 
     Raises:
         ConfigurationError: the page sizes are inconsistent.
@@ -153,14 +234,15 @@ class Paginator:
         *,
         default_page_size: int = 50,
         max_page_size: int = 100,
-        max_cursor_length: int = DEFAULT_MAX_CURSOR_LENGTH,
+        max_cursor_length: int | None = None,
     ) -> None:
         if not 1 <= default_page_size <= max_page_size:
             raise ConfigurationError("need 1 <= default_page_size <= max_page_size")
         self.keyset = keyset
         self.default_page_size = default_page_size
         self.max_page_size = max_page_size
-        self.codec = CursorCodec(secret, max_length=max_cursor_length)
+        limit = keyset.max_cursor_length() if max_cursor_length is None else max_cursor_length
+        self.codec = CursorCodec(secret, max_length=limit)
 
     def page_size(self, requested: int | None = None) -> int:
         """
@@ -243,11 +325,23 @@ class Paginator:
                 read as mappings (dicts, asyncpg Records, psycopg ``dict_row``).
 
         Returns:
-            The page, in display order.
+            The page, in display order. After a ``prev`` cursor with no row
+            left before it, an empty page whose ``next_cursor`` starts at the
+            cursor's position (that row included).
+
+        Raises:
+            ConfigurationError: a row's text sort key is longer than the
+                keyset's ``max_key_chars`` (its cursor would be refused).
         """
         getter = key or self._mapping_key
         items = list(rows[: query.page_size])
         more = len(rows) > query.page_size
+        cursor = query.cursor
+        if cursor is not None and cursor.direction == "prev" and not items:
+            # Nothing before the position any more: point forwards from it,
+            # the row at it included, rather than strand the client.
+            restart = Cursor(self.keyset.name, "next", cursor.sort_value, cursor.id_value, True)
+            return Page(items, self._issue(restart), None)
         if query.direction == "prev":
             items.reverse()
             prev_ok, next_ok = more, bool(items)
@@ -260,7 +354,16 @@ class Paginator:
         )
 
     def _cursor(self, direction: Direction, position: tuple[KeyValue, KeyValue]) -> str:
-        return self.codec.encode(Cursor(self.keyset.name, direction, *position))
+        return self._issue(Cursor(self.keyset.name, direction, *position))
+
+    def _issue(self, cursor: Cursor) -> str:
+        token = self.codec.encode(cursor)
+        if len(token) > self.codec.max_length:
+            raise ConfigurationError(
+                f"a sort key of keyset {self.keyset.name} is longer than its max_key_chars "
+                f"({self.keyset.max_key_chars}): raise it, or set max_cursor_length"
+            )
+        return token
 
     def _mapping_key(self, row: Any) -> tuple[KeyValue, KeyValue]:
         mapping: Mapping[str, KeyValue] = row
@@ -286,8 +389,12 @@ def _build(
     backwards = cursor is not None and cursor.direction == "prev"
     ascending = keyset.descending == backwards
     if cursor is not None:
-        op = ">" if ascending else "<"
-        where.append(f"({sort}, {ident}) {op} ({bind(cursor.sort_value)}, {bind(cursor.id_value)})")
+        op = (">" if ascending else "<") + ("=" if cursor.inclusive else "")
+        position = (
+            _typed(bind, cursor.sort_value, keyset.sort_type),
+            _typed(bind, cursor.id_value, keyset.id_type),
+        )
+        where.append(f"({sort}, {ident}) {op} ({position[0]}, {position[1]})")
     order = "ASC" if ascending else "DESC"
     columns = ", ".join(map(_quote, keyset.columns)) or "*"
     table = ".".join(map(_quote, keyset.table.split(".")))
@@ -296,6 +403,15 @@ def _build(
         sql += " WHERE " + " AND ".join(where)
     sql += f" ORDER BY {sort} {order}, {ident} {order} LIMIT {bind(limit)}"
     return sql, tuple(params)
+
+
+def _typed(bind: Callable[[Any], str], value: KeyValue, sql_type: str) -> str:
+    if not sql_type:
+        return bind(value)
+    # Bound as text and cast in SQL: asyncpg types a bare parameter from its
+    # column and refuses a str for a timestamptz (PostgREST rows are strings).
+    text = value.isoformat() if isinstance(value, date) else str(value)
+    return f"CAST({bind(text)}::text AS {sql_type})"
 
 
 def _quote(identifier: str) -> str:

@@ -144,7 +144,8 @@ def postgrest_query(
 def _boundary(keyset: Keyset, cursor: Cursor, op: str) -> str:
     sort, ident = keyset.sort_column, keyset.id_column
     value, id_value = _quote(cursor.sort_value), _quote(cursor.id_value)
-    return f"{sort}.{op}.{value},and({sort}.eq.{value},{ident}.{op}.{id_value})"
+    id_op = f"{op}e" if cursor.inclusive else op  # lte / gte: the row at the position too
+    return f"{sort}.{op}.{value},and({sort}.eq.{value},{ident}.{id_op}.{id_value})"
 
 
 def _quote(value: KeyValue) -> str:
