@@ -130,3 +130,18 @@ def test_corpus_covers_the_documented_cases() -> None:
     assert any("from" not in m for v in values for m in v.get("messages", []))
     assert any("recipient_id" not in s for v in values for s in v.get("statuses", []))
     assert any(len(doc["entry"][0]["changes"]) > 1 for doc in docs)
+
+
+@pytest.mark.parametrize("case", [c for c in sorted(CASES) if "username" in c or "bsuid" in c])
+def test_username_users_deduplicated_across_instances_on_redis(
+    case: str, redis_cache: Cache
+) -> None:
+    """Two receivers sharing the real Redis: a username user's items are handed over once."""
+    doc = CASES[case]
+    body = encode(doc)
+    first, second = client_for("flask", redis_cache), client_for("flask", redis_cache)
+    status, answer = first(body, signed(body))
+    assert (status, answer) == (200, expected(doc))
+    assert answer["messages"] or answer["statuses"]
+    status, again = second(body, signed(body))
+    assert status == 200 and {k: again[k] for k in NOTHING_NEW} == NOTHING_NEW
