@@ -33,6 +33,11 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(or $(PYTHON),$(call find_python,$(MAIN_PYTHON)),python3) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS)]' --group dev
+	@# PgBouncer for the transaction-pooler tests (they skip without it): installed
+	@# only as root on a machine with apt-get; never fatal.
+	-@command -v pgbouncer >/dev/null 2>&1 || test -x /usr/sbin/pgbouncer \
+	  || { test "$$(id -u)" = 0 && command -v apt-get >/dev/null 2>&1 \
+	       && apt-get install -y -qq pgbouncer >/dev/null 2>&1; } || true
 	touch $@
 
 .venv-%/.installed: pyproject.toml

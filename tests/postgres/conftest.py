@@ -220,3 +220,33 @@ def connect_fixture() -> Iterator[Callable[[str], Any]]:
     yield open_
     for conn in opened:
         conn.close()
+
+
+_PGBOUNCER_HINT = (
+    "pgbouncer is not installed (Debian: apt-get install pgbouncer; `make` installs it "
+    "when it can): the transaction-pooler tests need it"
+)
+
+
+@pytest.fixture(scope="session", name="pgbouncer")
+def pgbouncer_fixture(pg_server: str) -> Iterator[Callable[[str], str]]:
+    """
+    A PgBouncer in transaction mode in front of the test server.
+
+    Yields a function turning a database DSN into the same database through
+    PgBouncer. Without the binary the tests skip with what to install, except
+    under ``CI``, where it is a failure.
+    """
+    from tests.postgres._pgbouncer import running_pgbouncer
+
+    binary = shutil.which("pgbouncer") or shutil.which("pgbouncer", path="/usr/sbin:/sbin")
+    if binary is None:
+        if os.environ.get("CI"):
+            pytest.fail(_PGBOUNCER_HINT)
+        pytest.skip(_PGBOUNCER_HINT)
+    with running_pgbouncer(binary, pg_server) as bouncer:
+
+        def through(dsn: str) -> str:
+            return make_conninfo(bouncer, dbname=psycopg.conninfo.conninfo_to_dict(dsn)["dbname"])
+
+        yield through
