@@ -141,7 +141,7 @@ class TestTestingHelpers:
 
         await f("a")
         await f("a")
-        assert backend.calls["get"] == 2 and backend.calls["aset"] == 1
+        assert backend.calls["get"] == 2 and backend.calls["astore_leased"] == 1
         clock.advance(61)
         await f("a")
-        assert backend.calls["aset"] == 2
+        assert backend.calls["astore_leased"] == 2

@@ -9,9 +9,19 @@ The read-through engine behind `Cache.get_or_load` and `ttl_repository`.
       │                                           │  landed < 1 s ago? look again
       │                                           │  lock=True? cross-process lock
       │                                           ▼
-      │                                       loader() ─▶ store (faults counted)
+      │                              tags recorded, lease taken (value found? done)
+      │                                           ▼
+      │                              loader() ─▶ store if the lease still holds
       └─ value ─▶ policy: fresh ─▶ hit
-                          stale ─▶ serve it, one background refresh
+                          stale ─▶ serve it, one background refresh (leased too)
+
+Invalidation during a load (the leases of memcache, "Scaling Memcache at
+Facebook", 2013): an invalidation revokes the lease, so the load's late
+store — of a row read before the invalidation — is dropped; it also makes
+the flights forget the key, so later callers start a new load. A caller
+that had joined a load whose lease was revoked reads again (and loads again
+on a miss), since its call may have begun after the invalidation; the
+caller that ran the load gets its value (its call began before).
 
 Sync and async twins sit side by side; what they decide is shared through
 `wa_perfkit.policy`. The engine never raises a cache fault: only the
@@ -24,7 +34,7 @@ import asyncio
 import contextlib
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from wa_perfkit._log import logger
@@ -41,6 +51,23 @@ if TYPE_CHECKING:
 __all__ = ["ReadThrough"]
 
 T = TypeVar("T")
+
+# How often a caller whose shared load was invalidated tries again before loading alone.
+_ROUNDS = 3
+
+
+class _Shared:
+    # What a flight hands its callers: the value, and whether its lease was revoked.
+    __slots__ = ("revoked", "value")
+
+    def __init__(self, value: Any, revoked: bool = False) -> None:
+        self.value = value
+        self.revoked = revoked
+
+
+def _tag_ttl(policy: Policy) -> float:
+    # Tags are recorded before the load: long enough for whatever it may store.
+    return max(policy.ttl, policy.none_ttl or 0.0) + policy.stale_ttl
 
 #: The most stale refreshes one cache runs at a time (threads, or tasks per cache).
 #: A stale read beyond it is served without starting one; a later read starts it.
@@ -100,9 +127,35 @@ class ReadThrough:
         if outcome is not Outcome.MISS:
             return value  # type: ignore[no-any-return]
         with _timed_miss(stats.name, full_key):
-            return self._thread_flight.run(
-                full_key, lambda: self._lead(full_key, loader, policy, stats, tags, lock)
+            return self._miss(  # type: ignore[no-any-return]
+                full_key, lambda: self._lead(full_key, loader, policy, stats, tags, lock), policy
             )
+
+    def _miss(self, full_key: str, lead: Callable[[], _Shared], policy: Policy) -> Any:
+        for _ in range(_ROUNDS):
+            shared, led = self._thread_flight.join(full_key, lead)
+            if led or not shared.revoked:
+                return shared.value
+            # The load this call joined was invalidated: its value may predate the
+            # invalidation and this call may not. Look again, else load again.
+            found = self._fresh_or_miss(full_key, self._cache.read(full_key), policy)
+            if found is not MISS:
+                return found
+        return lead().value  # invalidated again and again: load alone
+
+    def forget(self, full_keys: Iterable[str]) -> None:
+        """
+        Detach running loads of ``full_keys``: later callers start new ones.
+        """
+        self._thread_flight.forget(full_keys)
+        self._async_flight.forget(full_keys)
+
+    def forget_all(self) -> None:
+        """
+        Detach every running load.
+        """
+        self._thread_flight.forget_all()
+        self._async_flight.forget_all()
 
     async def aload_through(
         self,
@@ -137,9 +190,21 @@ class ReadThrough:
         if outcome is not Outcome.MISS:
             return value  # type: ignore[no-any-return]
         with _timed_miss(stats.name, full_key):
-            return await self._async_flight.run(
-                full_key, lambda: self._alead(full_key, loader, policy, stats, tags, lock)
+            return await self._amiss(  # type: ignore[no-any-return]
+                full_key, lambda: self._alead(full_key, loader, policy, stats, tags, lock), policy
             )
+
+    async def _amiss(
+        self, full_key: str, lead: Callable[[], Coroutine[Any, Any, _Shared]], policy: Policy
+    ) -> Any:
+        for _ in range(_ROUNDS):  # see `_miss`
+            shared, led = await self._async_flight.join(full_key, lead)
+            if led or not shared.revoked:
+                return shared.value
+            found = self._fresh_or_miss(full_key, await self._cache.aread(full_key), policy)
+            if found is not MISS:
+                return found
+        return (await lead()).value
 
     def _classify(
         self, full_key: str, stored: Any, policy: Policy, stats: Stats
@@ -167,13 +232,13 @@ class ReadThrough:
         stats: Stats,
         tags: tuple[str, ...],
         lock: LockedFlight | None,
-    ) -> T:
+    ) -> _Shared:
         if self._landed_recently(full_key):
             # A caller whose read lost the race with the previous flight's store
             # (slow reply under 64 threads): look again before loading twice.
             found = self._fresh_or_miss(full_key, self._cache.read(full_key), policy)
             if found is not MISS:
-                return found  # type: ignore[no-any-return]
+                return _Shared(found)
         try:
             if lock is None:
                 return self._load_and_store(full_key, loader, policy, stats, tags)
@@ -189,10 +254,10 @@ class ReadThrough:
         stats: Stats,
         tags: tuple[str, ...],
         lock: LockedFlight,
-    ) -> T:
+    ) -> _Shared:
         return lock.run(  # type: ignore[no-any-return]
             full_key,
-            lambda: self._fresh_or_miss(full_key, self._cache.read(full_key), policy),
+            lambda: _shared(self._fresh_or_miss(full_key, self._cache.read(full_key), policy)),
             lambda: self._load_and_store(full_key, loader, policy, stats, tags),
         )
 
@@ -204,10 +269,12 @@ class ReadThrough:
         stats: Stats,
         tags: tuple[str, ...],
         lock: LockedFlight | None,
-    ) -> T:
+    ) -> _Shared:
 
         async def check() -> Any:
-            return self._fresh_or_miss(full_key, await self._cache.aread(full_key), policy)
+            return _shared(
+                self._fresh_or_miss(full_key, await self._cache.aread(full_key), policy)
+            )
 
         if self._landed_recently(full_key):  # see `_lead`
             found = await check()
@@ -259,13 +326,22 @@ class ReadThrough:
         policy: Policy,
         stats: Stats,
         tags: tuple[str, ...],
-    ) -> T:
-        with _counted_load(stats):
-            value = loader()
+    ) -> _Shared:
+        cache = self._cache
+        token, found = cache.lease(full_key, tags, _tag_ttl(policy))
+        found = self._fresh_or_miss(full_key, found, policy)
+        if found is not MISS:
+            return _Shared(found)  # stored since this caller's read: no load
+        try:
+            with _counted_load(stats):
+                value = loader()
+        except BaseException:
+            cache.release_lease(full_key, token)
+            raise
         plan = self._store_plan(value, policy)
-        if plan is not None:
-            self._cache.write(full_key, *plan, tags, stats)
-        return value
+        if plan is None:
+            return _Shared(value, not cache.release_lease(full_key, token))
+        return _Shared(value, not cache.write_leased(full_key, token, *plan, tags, stats))
 
     async def _aload_and_store(
         self,
@@ -274,13 +350,23 @@ class ReadThrough:
         policy: Policy,
         stats: Stats,
         tags: tuple[str, ...],
-    ) -> T:
-        with _counted_load(stats):
-            value = await loader()
+    ) -> _Shared:
+        cache = self._cache
+        token, found = await cache.alease(full_key, tags, _tag_ttl(policy))
+        found = self._fresh_or_miss(full_key, found, policy)
+        if found is not MISS:
+            return _Shared(found)
+        try:
+            with _counted_load(stats):
+                value = await loader()
+        except BaseException:
+            await cache.arelease_lease(full_key, token)
+            raise
         plan = self._store_plan(value, policy)
-        if plan is not None:
-            await self._cache.awrite(full_key, *plan, tags, stats)
-        return value
+        if plan is None:
+            return _Shared(value, not await cache.arelease_lease(full_key, token))
+        written = await cache.awrite_leased(full_key, token, *plan, tags, stats)
+        return _Shared(value, not written)
 
     def _store_plan(self, value: Any, policy: Policy) -> tuple[Any, float] | None:
         # What to store and for how long, or None: the policy decides, the twins write.
@@ -352,6 +438,11 @@ class ReadThrough:
 
 def _alive(task: asyncio.Task[Any] | None) -> bool:
     return task is not None and not task.done() and not task.get_loop().is_closed()
+
+
+def _shared(found: Any) -> Any:
+    # A lock waiter's check: MISS, or what it found, as a flight's result.
+    return MISS if found is MISS else _Shared(found)
 
 
 @contextlib.contextmanager

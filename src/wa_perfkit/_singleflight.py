@@ -10,14 +10,16 @@ cancelled request gives up its wait without cancelling the load that other
 requests are waiting for.
 
 Neither caches anything: once the work finishes the key is forgotten, so a
-failure is never served to a later caller.
+failure is never served to a later caller. An invalidation makes them forget
+a key at once (`forget`, `forget_all`): callers that arrive afterwards start
+new work instead of sharing work that began before the invalidation.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from typing import Any, Generic, TypeVar
 
 __all__ = ["AsyncFlight", "ThreadFlight"]
@@ -77,16 +79,63 @@ class ThreadFlight:
             call.error = exc
             raise
         finally:
-            with self._lock:
-                del self._calls[key]
-            call.finish()
+            self._done(key, call)
         return call.result
+
+    def join(self, key: str, work: Callable[[], T]) -> tuple[T, bool]:
+        """
+        As `run`, and say whether this caller ran ``work`` (True) or shared it.
+
+        Raises:
+            BaseException: whatever ``work`` raised, in every caller that shared it.
+        """
+        with self._lock:
+            call = self._calls.get(key)
+            if call is None:
+                call = self._calls[key] = _Call()
+                shared = False
+            else:
+                shared = True
+        if shared:
+            call.wait()
+            if call.error is not None:
+                raise call.error
+            return call.result, False  # type: ignore[return-value]
+        try:
+            call.result = work()
+        except BaseException as exc:
+            call.error = exc
+            raise
+        finally:
+            self._done(key, call)
+        return call.result, True
+
+    def _done(self, key: str, call: _Call[Any]) -> None:
+        with self._lock:
+            if self._calls.get(key) is call:  # not forgotten (and replaced) meanwhile
+                del self._calls[key]
+        call.finish()
 
     def in_flight(self, key: str) -> bool:
         """
         Return True if a call for ``key`` is running.
         """
         return key in self._calls
+
+    def forget(self, keys: Iterable[str]) -> None:
+        """
+        Let later callers of ``keys`` start new work; running calls finish for their waiters.
+        """
+        with self._lock:
+            for key in keys:
+                self._calls.pop(key, None)
+
+    def forget_all(self) -> None:
+        """
+        `forget` every key.
+        """
+        with self._lock:
+            self._calls.clear()
 
 
 class AsyncFlight:
@@ -110,6 +159,37 @@ class AsyncFlight:
             self._tasks[key] = task
             task.add_done_callback(lambda done: self._forget(key, done))
         return await asyncio.shield(task)
+
+    async def join(
+        self, key: str, work: Callable[[], Coroutine[Any, Any, T]]
+    ) -> tuple[T, bool]:
+        """
+        As `run`, and say whether this caller started the task (True) or shared it.
+
+        Raises:
+            BaseException: whatever the task raised, in every awaiting caller.
+        """
+        task = self._tasks.get(key)
+        led = task is None or task.get_loop() is not asyncio.get_running_loop()
+        if led:
+            task = asyncio.get_running_loop().create_task(work())
+            self._tasks[key] = task
+            task.add_done_callback(lambda done: self._forget(key, done))
+        assert task is not None
+        return await asyncio.shield(task), led
+
+    def forget(self, keys: Iterable[str]) -> None:
+        """
+        Let later awaits of ``keys`` start new tasks; running tasks finish for their waiters.
+        """
+        for key in keys:
+            self._tasks.pop(key, None)
+
+    def forget_all(self) -> None:
+        """
+        `forget` every key.
+        """
+        self._tasks.clear()
 
     def start(self, key: str, work: Callable[[], Coroutine[Any, Any, Any]]) -> asyncio.Task[Any]:
         """

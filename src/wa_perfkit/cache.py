@@ -54,6 +54,12 @@ T = TypeVar("T")
 
 _TAG_SEGMENT = "__tag__:"
 
+#: The lease token of a backend without leases: its stores are unconditional.
+UNLEASED: Any = object()
+
+#: Seconds a lease placeholder lives: a load that takes longer is returned but not stored.
+LEASE_TTL = 300.0
+
 
 class Cache:
     """
@@ -142,7 +148,8 @@ class Cache:
         )
         if self.powers.peek is not None:  # tiered: L1 without I/O, then the guarded L2
             self.read = self._peek_then_read(self.powers.peek)
-        engine = ReadThrough(self)
+        self._leases = self.powers.leases
+        engine = self._engine = ReadThrough(self)
         #: The read-through engines (`wa_perfkit._readthrough.ReadThrough`): read a full
         #: key then resolve, or resolve what was already read.
         self.load_through = engine.load_through
@@ -364,6 +371,17 @@ class Cache:
             self.report_corrupt(key, exc.reason)
             return MISS
 
+    def _decode_quietly(self, data: Any) -> Any:
+        # A second look at an entry the read already judged (and counted if corrupt).
+        if data is MISS or self.backend.stores_objects:
+            return data
+        if self._max_bytes is not None and len(data) > self._max_bytes:
+            return MISS
+        try:
+            return self.serializer.loads(data)
+        except SerializationError:
+            return MISS
+
     def report_corrupt(self, key: str, reason: str) -> None:
         """
         Count and log (rate-limited, key digest only) an entry that could not be used.
@@ -425,17 +443,53 @@ class Cache:
         """
         return await self.adiscard(self.full_key(key))
 
-    def discard(self, full_key: str) -> bool:
+    def discard(self, full_key: str, *, strict: bool = False) -> bool:
         """
-        Remove a full backend key (as built by a decorated function); never raises.
-        """
-        return bool(self._guard(lambda: self.backend.delete(full_key)))
+        Remove a full backend key (as built by a decorated function); True if it existed.
 
-    async def adiscard(self, full_key: str) -> bool:
+        A load of the key already running stores nothing, and later callers
+        do not share it.
+
+        Raises:
+            BackendError: with ``strict``, the backend failed (else logged, False).
+        """
+        try:
+            return bool(self.backend.delete(full_key))
+        except BackendError as exc:
+            self._backend_failed(exc)
+            if strict:
+                raise
+            return False
+        finally:
+            self._detach((full_key,))
+
+    async def adiscard(self, full_key: str, *, strict: bool = False) -> bool:
         """
         Async twin of `discard`.
         """
-        return bool(await self._aguard(self.backend.adelete(full_key)))
+        try:
+            return bool(await self.backend.adelete(full_key))
+        except BackendError as exc:
+            self._backend_failed(exc)
+            if strict:
+                raise
+            return False
+        finally:
+            self._detach((full_key,))
+
+    def _detach(self, full_keys: Iterable[str]) -> None:
+        # Reads and loads of these keys already running finish for their callers;
+        # callers arriving from now on start new ones (never share an older read).
+        full_keys = tuple(full_keys)
+        for full_key in full_keys:
+            self._reads.pop(full_key, None)
+        self._read_flight.forget(full_keys)
+        self._engine.forget(full_keys)
+
+    def _detach_all(self) -> None:
+        self._reads.clear()
+        self._read_flight.forget_all()
+        self._engine.forget_all()
 
     def delete_many(self, keys: Sequence[str]) -> int:
         """
@@ -454,13 +508,22 @@ class Cache:
     def invalidate_tags(self, *tags: str) -> int:
         """
         Remove every entry stored with any of ``tags``; return how many were removed.
+
+        Loads of those entries already running store nothing, and later
+        callers do not share them.
+
+        Raises:
+            BackendError: the backend failed; the entries may still be there.
         """
         backend = self._tag_backend()
         removed = 0
         for tag in tags:
-            members = self._guard(partial(backend.pop_tag, self.tag_key(tag)))
-            if members is not MISS and members:
-                removed += int(self._guard(partial(self.backend.delete_many, members)) or 0)
+            members = self._strict(partial(backend.pop_tag, self.tag_key(tag)))
+            if members:
+                try:
+                    removed += int(self._strict(partial(self.backend.delete_many, members)))
+                finally:
+                    self._detach(members)
         return removed
 
     async def ainvalidate_tags(self, *tags: str) -> int:
@@ -470,27 +533,39 @@ class Cache:
         backend = self._tag_backend()
         removed = 0
         for tag in tags:
-            members = await self._aguard(backend.apop_tag(self.tag_key(tag)))
-            if members is not MISS and members:
-                removed += int(await self._aguard(self.backend.adelete_many(members)) or 0)
+            members = await self._astrict(backend.apop_tag(self.tag_key(tag)))
+            if members:
+                try:
+                    removed += int(await self._astrict(self.backend.adelete_many(members)))
+                finally:
+                    self._detach(members)
         return removed
 
     def clear(self) -> int:
         """
         Remove every entry of this cache's namespace and version, and nothing else.
 
+        Loads already running store nothing, and later callers do not share them.
+
         Raises:
             ConfigurationError: the backend cannot clear by prefix.
+            BackendError: the backend failed; entries may still be there.
         """
         backend = self._clearable()
-        return int(self._guard(lambda: backend.clear_prefix(self.prefix)) or 0)
+        try:
+            return int(self._strict(lambda: backend.clear_prefix(self.prefix)))
+        finally:
+            self._detach_all()
 
     async def aclear(self) -> int:
         """
         Async twin of `clear`.
         """
         backend = self._clearable()
-        return int(await self._aguard(backend.aclear_prefix(self.prefix)) or 0)
+        try:
+            return int(await self._astrict(backend.aclear_prefix(self.prefix)))
+        finally:
+            self._detach_all()
 
     def write(
         self,
@@ -554,6 +629,135 @@ class Cache:
         # path only, never on a hit) proves a remote backend could keep it too.
         self.serializer.dumps(value)
         return value
+
+    # -- leased writes: the stores of the read-through engine -------------------
+
+    def lease(self, full_key: str, tags: tuple[str, ...] = (), tag_ttl: float = 0.0) -> Any:
+        """
+        Lease a full key before loading it: ``(token, what it holds now or MISS)``.
+
+        Tags are recorded first, so a tag invalidation during the load revokes
+        the lease too. The token is `UNLEASED` on a backend without leases, and
+        None if the backend failed (then nothing is stored).
+        """
+        leases = self._leases
+        if leases is None:
+            return UNLEASED, MISS
+        try:
+            if tags:
+                index = self._tag_backend()
+                for tag in tags:
+                    index.tag_keys(self.tag_key(tag), [full_key], tag_ttl)
+            token, found = leases.lease(full_key, LEASE_TTL)
+        except BackendError as exc:
+            self._backend_failed(exc)
+            return None, MISS
+        return token, self._decode_quietly(found)
+
+    async def alease(
+        self, full_key: str, tags: tuple[str, ...] = (), tag_ttl: float = 0.0
+    ) -> Any:
+        """
+        Async twin of `lease`.
+        """
+        leases = self._leases
+        if leases is None:
+            return UNLEASED, MISS
+        try:
+            if tags:
+                index = self._tag_backend()
+                for tag in tags:
+                    await index.atag_keys(self.tag_key(tag), [full_key], tag_ttl)
+            token, found = await leases.alease(full_key, LEASE_TTL)
+        except BackendError as exc:
+            self._backend_failed(exc)
+            return None, MISS
+        return token, self._decode_quietly(found)
+
+    def write_leased(
+        self,
+        full_key: str,
+        token: Any,
+        value: Any,
+        ttl: float,
+        tags: tuple[str, ...] = (),
+        stats: Stats | None = None,
+    ) -> bool:
+        """
+        Store under a lease from `lease`, as `write` does; False only if the lease was revoked.
+
+        A revoked lease (an invalidation or another write since it was taken)
+        drops the value: it may be older than the invalidation.
+        """
+        if token is UNLEASED:
+            self.write(full_key, value, ttl, tags, stats)
+            return True
+        leases = self._leases
+        if token is None or leases is None:
+            return True  # the lease failed: nothing is stored, nothing is known
+        try:
+            payload = self._encode(value)
+            return leases.store_leased(full_key, token, payload, ttl)
+        except SerializationError as exc:
+            self._unstorable(exc, stats)
+            return self.release_lease(full_key, token)
+        except BackendError as exc:
+            self._backend_failed(exc)
+            return True
+
+    async def awrite_leased(
+        self,
+        full_key: str,
+        token: Any,
+        value: Any,
+        ttl: float,
+        tags: tuple[str, ...] = (),
+        stats: Stats | None = None,
+    ) -> bool:
+        """
+        Async twin of `write_leased`.
+        """
+        if token is UNLEASED:
+            await self.awrite(full_key, value, ttl, tags, stats)
+            return True
+        leases = self._leases
+        if token is None or leases is None:
+            return True
+        try:
+            payload = self._encode(value)
+            return await leases.astore_leased(full_key, token, payload, ttl)
+        except SerializationError as exc:
+            self._unstorable(exc, stats)
+            return await self.arelease_lease(full_key, token)
+        except BackendError as exc:
+            self._backend_failed(exc)
+            return True
+
+    def release_lease(self, full_key: str, token: Any) -> bool:
+        """
+        Give up a lease without storing; False only if it was revoked meanwhile.
+        """
+        leases = self._leases
+        if token is UNLEASED or token is None or leases is None:
+            return True
+        try:
+            return leases.release_lease(full_key, token)
+        except BackendError as exc:
+            self._backend_failed(exc)
+            return True
+
+    async def arelease_lease(self, full_key: str, token: Any) -> bool:
+        """
+        Async twin of `release_lease`.
+        """
+        leases = self._leases
+        if token is UNLEASED or token is None or leases is None:
+            return True
+        try:
+            return await leases.arelease_lease(full_key, token)
+        except BackendError as exc:
+            self._backend_failed(exc)
+            return True
 
     # -- get or load ----------------------------------------------------------
 
@@ -659,6 +863,21 @@ class Cache:
         except BackendError as exc:
             self._backend_failed(exc)
             return MISS
+
+    def _strict(self, call: Callable[[], T]) -> T:
+        # An invalidation that failed must not look like "nothing to invalidate".
+        try:
+            return call()
+        except BackendError as exc:
+            self._backend_failed(exc)
+            raise
+
+    async def _astrict(self, call: Awaitable[T]) -> T:
+        try:
+            return await call
+        except BackendError as exc:
+            self._backend_failed(exc)
+            raise
 
     def _backend_failed(self, exc: BackendError) -> None:
         self._stats.count_backend_error()

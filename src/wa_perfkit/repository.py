@@ -172,7 +172,9 @@ class _Spec:
 
     def invalidate(self, bound: bool, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         key = self.builder(bound).make(args, kwargs)
-        return self.cache.adiscard(key) if self.is_async else self.cache.discard(key)
+        if self.is_async:
+            return self.cache.adiscard(key, strict=True)
+        return self.cache.discard(key, strict=True)
 
 
 def _tag_maker(

@@ -21,9 +21,11 @@ import functools
 import inspect
 import threading
 import uuid
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
-from wa_perfkit.backends.base import MISS, Backend, PrefixClearable, TagIndex
+from wa_perfkit.backends.base import MISS, Backend, Leases, PrefixClearable, TagIndex
 from wa_perfkit.cache import Cache
 
 __all__ = ["BackendContract", "CountingBackend", "FakeClock"]
@@ -292,6 +294,124 @@ class BackendContract:
         cache.set("a", 1, 30, tags=["t"])
         cache.set("b", 2, 30)
         assert other.invalidate_tags("t") == 1
-        assert cache.get("a") is MISS and cache.get("b") == 2
+        # Read back on the invalidating instance: another instance's in-process copy
+        # (a tiered L1) is dropped when the invalidation message reaches it.
+        assert other.get("a") is MISS and other.get("b") == 2
         assert other.clear() >= 1
-        assert cache.get("b") is MISS
+        assert other.get("b") is MISS
+
+    # -- leases: what is invalidated during a load stays invalidated -------------
+
+    def test_lease_then_store(self, backend: Any) -> None:
+        """A lease on an empty key reads as a miss; the leased store lands once."""
+        if not _has(backend, Leases):
+            return
+        key = self.key("l")
+        token, found = backend.lease(key, 30)
+        assert found is MISS and backend.get(key) is MISS
+        assert backend.store_leased(key, token, _payload(backend, "v"), 30) is True
+        assert backend.get(key) == _payload(backend, "v")
+        assert backend.store_leased(key, token, _payload(backend, "w"), 30) is False
+        token, found = backend.lease(key, 30)  # a lease on a value (a refresh)
+        assert found == _payload(backend, "v")
+        assert backend.store_leased(key, token, _payload(backend, "w"), 30) is True
+        assert backend.get(key) == _payload(backend, "w")
+
+    def test_delete_and_writes_revoke_a_lease(self, backend: Any, peer: Any) -> None:
+        """A delete, a clear or a write on any instance makes the leased store a no-op."""
+        if not _has(backend, Leases):
+            return
+        revokers: dict[str, Callable[[str], object]] = {
+            "delete": lambda key: peer.delete(key),
+            "delete_many": lambda key: peer.delete_many([key]),
+            "set": lambda key: peer.set(key, _payload(peer, "other"), 30),
+        }
+        if _has(peer, PrefixClearable):
+            revokers["clear_prefix"] = lambda key: peer.clear_prefix(key)
+        for name, revoke in revokers.items():
+            key = self.key(f"r-{name}")
+            token, _ = backend.lease(key, 30)
+            revoke(key)
+            assert backend.store_leased(key, token, _payload(backend, "old"), 30) is False, name
+            assert backend.get(key) != _payload(backend, "old"), name
+            assert backend.release_lease(key, token) is False, name
+
+    def test_shared_lease_first_store_wins(self, backend: Any, peer: Any) -> None:
+        """Two loaders leasing one empty key share the lease: the first store wins."""
+        if not _has(backend, Leases):
+            return
+        key = self.key("shared-lease")
+        first, _ = backend.lease(key, 30)
+        second, _ = peer.lease(key, 30)
+        assert peer.store_leased(key, second, _payload(peer, "b"), 30) is True
+        assert backend.store_leased(key, first, _payload(backend, "a"), 30) is False
+        assert backend.get(key) == _payload(backend, "b")
+
+    def test_release_lease(self, backend: Any) -> None:
+        """A released lease was valid; the key reads as empty again."""
+        if not _has(backend, Leases):
+            return
+        key = self.key("rel")
+        token, _ = backend.lease(key, 30)
+        assert backend.release_lease(key, token) is True
+        assert backend.get(key) is MISS
+        assert backend.add(key, _payload(backend, "x"), 30) is True
+
+    async def test_async_leases(self, backend: Any, peer: Any) -> None:
+        """``alease``/``astore_leased``/``arelease_lease`` are the twins of the sync methods."""
+        if not _has(backend, Leases):
+            return
+        key = self.key("al")
+        token, found = await backend.alease(key, 30)
+        assert found is MISS
+        assert await backend.astore_leased(key, token, _payload(backend, "v"), 30) is True
+        token, found = await backend.alease(key, 30)
+        assert found == _payload(backend, "v")
+        await peer.adelete(key)
+        assert await backend.astore_leased(key, token, _payload(backend, "w"), 30) is False
+        assert await backend.arelease_lease(key, token) is False
+
+    def test_invalidation_during_a_load_stays(self, backend: Any, peer: Any) -> None:
+        """An invalidation on another instance while a load runs drops that load's store."""
+        cache, other = self.cache(backend), self.cache(peer)
+        for name, invalidate in _invalidations(other, backend):
+            key, row = f"during-{name}", {"v": "old"}
+
+            def load(row: dict[str, str] = row, key: str = key, drop: Any = invalidate) -> str:
+                read = row["v"]
+                row["v"] = "new"  # the row changes and is invalidated while the load runs
+                drop(key)
+                return read
+
+            assert cache.get_or_load(key, load, 30, tags=[key]) == "old"
+            assert cache.get_or_load(key, partial(dict.__getitem__, row, "v"), 30) == "new", name
+
+    async def test_async_invalidation_during_a_load_stays(self, backend: Any, peer: Any) -> None:
+        """Async twin: the load's late store is dropped."""
+        cache, other = self.cache(backend), self.cache(peer)
+        for name, invalidate in _invalidations(other, backend):
+            key, row = f"adur-{name}", {"v": "old"}
+
+            async def load(
+                row: dict[str, str] = row, key: str = key, drop: Any = invalidate
+            ) -> str:
+                read = row["v"]
+                row["v"] = "new"
+                drop(key)
+                return read
+
+            async def reload(row: dict[str, str] = row) -> str:
+                return row["v"]
+
+            assert await cache.aget_or_load(key, load, 30, tags=[key]) == "old"
+            assert await cache.aget_or_load(key, reload, 30) == "new", name
+
+
+def _invalidations(other: Cache, backend: Any) -> list[tuple[str, Any]]:
+    # Every way to invalidate one key of ``other``'s namespace, from another instance.
+    ways: list[tuple[str, Any]] = [("delete", other.delete)]
+    if _has(backend, TagIndex):
+        ways.append(("tags", other.invalidate_tags))
+    if _has(backend, PrefixClearable):
+        ways.append(("clear", lambda key: other.clear()))
+    return ways

@@ -32,6 +32,10 @@ class FailingBackend(MemoryBackend):
         self.failures += 1
         raise BackendError("FailingBackend", "set", "connection refused")
 
+    def lease(self, key: str, ttl: float) -> tuple[Any, Any]:
+        self.failures += 1
+        raise BackendError("FailingBackend", "lease", "connection refused")
+
 
 def _text(caplog: pytest.LogCaptureFixture) -> str:
     return "\n".join(record.getMessage() for record in caplog.records)
@@ -104,7 +108,7 @@ class TestBackendWarnings:
                 assert get_user(TOKEN) == SECRET_VALUE
         warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
         assert sorted(r.getMessage().split(" backend ")[1].split()[0] for r in warnings) == [
-            "get", "set"
+            "get", "lease"
         ]
         assert cache.stats().backend_errors == backend.failures >= 200
         assert cache.stats().misses == 100

@@ -41,6 +41,43 @@ return 1
 """
 
 
+#: What an empty key holds while leased: reads see a miss (`RedisBackend` filters it out).
+LEASE_MARK = b"\x00wpk-lease:"
+
+# A lease is the SHA-1 of what the key holds; an empty key first gets a placeholder
+# (ARGV[1], random per call), so that "empty" has an identity a delete can revoke.
+_LEASE_SCRIPT = """
+local v = redis.call('GET', KEYS[1])
+if not v then
+  v = ARGV[1]
+  redis.call('SET', KEYS[1], v, 'PX', ARGV[2])
+end
+return {redis.sha1hex(v), v}
+"""
+
+# Compare-and-set: store only if the key still holds what was leased.
+_STORE_LEASED_SCRIPT = """
+local v = redis.call('GET', KEYS[1])
+if v and redis.sha1hex(v) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  return 1
+end
+return 0
+"""
+
+# Still valid? Then a placeholder (never a value) is removed.
+_RELEASE_LEASE_SCRIPT = """
+local v = redis.call('GET', KEYS[1])
+if v and redis.sha1hex(v) == ARGV[1] then
+  if string.sub(v, 1, string.len(ARGV[2])) == ARGV[2] then
+    redis.call('DEL', KEYS[1])
+  end
+  return 1
+end
+return 0
+"""
+
+
 def _ms(ttl: float) -> int:
     return max(1, int(ttl * 1000))
 
@@ -81,7 +118,7 @@ async def _aget_pttl(client: Any, key: str) -> list[Any]:
 
 def _with_ttl(reply: list[Any]) -> tuple[Any, float]:
     value, pttl = reply
-    if value is None:
+    if value is None or value.startswith(LEASE_MARK):
         return MISS, 0.0
     # -1 (no expiry) cannot happen for cache entries; treat it as "no bound from L2".
     return value, (pttl / 1000 if pttl >= 0 else float("inf"))

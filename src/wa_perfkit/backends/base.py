@@ -13,7 +13,7 @@ Two kinds of backend exist:
 
 Optional powers are separate, small protocols declared here and nowhere
 else (`PrefixClearable`, `TagIndex`, `LockStore`, `Peekable`,
-`SerializerAware`, `Guarded`, `Layered`), so a minimal backend only implements
+`SerializerAware`, `Guarded`, `Layered`, `Leases`), so a minimal backend only implements
 the seven operations. `powers` reads them once, when a `Cache` is built:
 nothing probes a backend on the hit path.
 
@@ -37,6 +37,7 @@ __all__ = [
     "Backend",
     "Guarded",
     "Layered",
+    "Leases",
     "LockStore",
     "Missing",
     "Peekable",
@@ -280,6 +281,53 @@ class Bounded(Protocol):
     max_value_bytes: int
 
 
+@runtime_checkable
+class Leases(Protocol):
+    """
+    A backend that stores a loaded value only if nothing touched its key since the load began.
+
+    This is how an invalidation during a load stays effective (the leases of
+    memcache, "Scaling Memcache at Facebook", 2013): before loading, the cache
+    takes a lease on the key; a delete, a clear or any other write revokes it;
+    `store_leased` then refuses the late, possibly stale value. A lease is a
+    fingerprint of what the key held, so loaders that lease the same state
+    share it and the first store wins.
+    """
+
+    def lease(self, key: str, ttl: float) -> tuple[Any, Any]:
+        """
+        Return ``(token, stored)``: a lease on ``key``'s current state and what it holds.
+
+        ``stored`` is the value (as `Backend.get` returns it) or `MISS`; an empty
+        key keeps a placeholder for ``ttl`` seconds, which reads see as a miss.
+        """
+
+    def store_leased(self, key: str, token: Any, value: Any, ttl: float) -> bool:
+        """
+        Store ``value`` only if ``key`` is as it was leased; return True if stored.
+        """
+
+    def release_lease(self, key: str, token: Any) -> bool:
+        """
+        Give up a lease without storing; return True if it was still valid.
+        """
+
+    async def alease(self, key: str, ttl: float) -> tuple[Any, Any]:
+        """
+        Async twin of `lease`.
+        """
+
+    async def astore_leased(self, key: str, token: Any, value: Any, ttl: float) -> bool:
+        """
+        Async twin of `store_leased`.
+        """
+
+    async def arelease_lease(self, key: str, token: Any) -> bool:
+        """
+        Async twin of `release_lease`.
+        """
+
+
 @dataclass(frozen=True)
 class Powers:
     """
@@ -295,6 +343,8 @@ class Powers:
         clearable: the prefix-clearing backend, or None.
         max_value_bytes: the largest stored value the backend (or its shared tier)
             accepts and reads back, or None for no ceiling.
+        leases: the backend, if it can make a store conditional on a lease
+            (invalidations during a load then stay effective), or None.
     """
 
     local: bool
@@ -304,6 +354,7 @@ class Powers:
     tags: TagIndex | None
     clearable: PrefixClearable | None
     max_value_bytes: int | None = None
+    leases: Leases | None = None
 
     @property
     def breaker_state(self) -> str:
@@ -332,6 +383,7 @@ def powers(backend: Backend) -> Powers:
         tags=backend if isinstance(backend, TagIndex) else None,
         clearable=backend if isinstance(backend, PrefixClearable) else None,
         max_value_bytes=shared.max_value_bytes if isinstance(shared, Bounded) else None,
+        leases=backend if isinstance(backend, Leases) else None,
     )
 
 

@@ -13,6 +13,11 @@ read, so reads need the lock a write takes; here reads are a single
 by write order: when full, the entry written longest ago goes first
 (``popitem(last=False)``, O(1)), which for TTL entries is the one nearest to
 expiry. Expired entries are never returned and are dropped when read.
+
+Leases (`wa_perfkit.backends.base.Leases`) are object identities: a lease on
+a live entry is the entry tuple itself, on an empty key a placeholder object
+kept beside the data (never in it, so reads stay one dict lookup). Every
+write, delete or clear replaces or drops them, which revokes the lease.
 """
 
 from __future__ import annotations
@@ -40,6 +45,9 @@ class _SyncOps(Protocol):
     def clear_prefix(self, prefix: str) -> int: ...
     def tag_keys(self, tag: str, keys: Sequence[str], ttl: float) -> None: ...
     def pop_tag(self, tag: str) -> list[str]: ...
+    def lease(self, key: str, ttl: float) -> tuple[Any, Any]: ...
+    def store_leased(self, key: str, token: Any, value: Any, ttl: float) -> bool: ...
+    def release_lease(self, key: str, token: Any) -> bool: ...
 
 
 class _AsyncTwins:
@@ -87,6 +95,18 @@ class _AsyncTwins:
         """Async twin of `pop_tag`."""
         return self.pop_tag(tag)
 
+    async def alease(self: _SyncOps, key: str, ttl: float) -> tuple[Any, Any]:
+        """Async twin of `lease`."""
+        return self.lease(key, ttl)
+
+    async def astore_leased(self: _SyncOps, key: str, token: Any, value: Any, ttl: float) -> bool:
+        """Async twin of `store_leased`."""
+        return self.store_leased(key, token, value, ttl)
+
+    async def arelease_lease(self: _SyncOps, key: str, token: Any) -> bool:
+        """Async twin of `release_lease`."""
+        return self.release_lease(key, token)
+
 
 class MemoryBackend(_AsyncTwins):
     """
@@ -119,6 +139,7 @@ class MemoryBackend(_AsyncTwins):
         self._timer = timer
         self._data: OrderedDict[str, tuple[float, Any]] = OrderedDict()
         self._tags: dict[str, dict[str, float]] = {}
+        self._leases: dict[str, object] = {}  # empty key -> its placeholder lease
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -171,6 +192,7 @@ class MemoryBackend(_AsyncTwins):
         """
         with self._lock:
             entry = self._data.pop(key, None)
+            self._leases.pop(key, None)
         return entry is not None and entry[0] > self._timer()
 
     def delete_many(self, keys: Sequence[str]) -> int:
@@ -187,6 +209,8 @@ class MemoryBackend(_AsyncTwins):
             doomed = [key for key in self._data if key.startswith(prefix)]
             for key in doomed:
                 del self._data[key]
+            for key in [key for key in self._leases if key.startswith(prefix)]:
+                del self._leases[key]
             for tag in [tag for tag in self._tags if tag.startswith(prefix)]:
                 del self._tags[tag]
         return len(doomed)
@@ -219,9 +243,48 @@ class MemoryBackend(_AsyncTwins):
         with self._lock:
             self._data.clear()
             self._tags.clear()
+            self._leases.clear()
+
+    def lease(self, key: str, ttl: float) -> tuple[Any, Any]:
+        """
+        Return ``(token, value or MISS)``: a lease on what ``key`` holds now.
+        """
+        now = self._timer()
+        with self._lock:
+            entry = self._data.get(key)
+            if entry is not None and entry[0] > now:
+                return entry, entry[1]
+            token = self._leases.get(key)
+            if token is None:
+                if len(self._leases) >= self.maxsize:
+                    self._leases.clear()  # bounded: a revoked lease only drops one store
+                token = self._leases[key] = object()
+            return token, MISS
+
+    def store_leased(self, key: str, token: Any, value: Any, ttl: float) -> bool:
+        """
+        Store ``value`` if ``key`` still holds what ``token`` leased.
+        """
+        entry = (self._timer() + ttl, value)
+        with self._lock:
+            if self._data.get(key) is not token and self._leases.get(key) is not token:
+                return False
+            self._store(key, entry)
+            return True
+
+    def release_lease(self, key: str, token: Any) -> bool:
+        """
+        Drop the lease ``token``; True if nothing touched ``key`` since it was taken.
+        """
+        with self._lock:
+            if self._leases.get(key) is token:
+                del self._leases[key]
+                return True
+            return self._data.get(key) is token
 
     def _store(self, key: str, entry: tuple[float, Any]) -> None:
-        # Caller holds the lock.
+        # Caller holds the lock. Any write revokes the key's outstanding leases.
+        self._leases.pop(key, None)
         data = self._data
         if key in data:
             del data[key]

@@ -31,11 +31,19 @@ fill reads ``GET`` + ``PTTL`` of the same key — so a cache's keys spread over
 every shard instead of making its namespace one hot slot. The multi-key
 calls (``MGET``, ``delete_many``, ``clear_prefix``) are split per node by the
 client and are not atomic, which a cache does not need.
+
+Leases (`wa_perfkit.backends.base.Leases`) live in the entry's own key, so
+each lease script touches one key: a lease is the SHA-1 of what the key
+holds, an empty key first gets a short placeholder (``\\x00wpk-lease:`` plus
+random bytes) that every read reports as a miss, and the leased store is a
+compare-and-set script. ``DEL``, a clear or any other write changes the key
+and so revokes the lease. A hit stays one ``GET``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import secrets
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
@@ -48,9 +56,13 @@ from redis.retry import Retry
 from wa_perfkit._secret import redact_url
 from wa_perfkit.backends._bus import by_channel, channel_of, encode_message
 from wa_perfkit.backends._redis_ops import (
+    _LEASE_SCRIPT,
     _POP_TAG_SCRIPT,
+    _RELEASE_LEASE_SCRIPT,
     _RELEASE_SCRIPT,
+    _STORE_LEASED_SCRIPT,
     _TAG_SCRIPT,
+    LEASE_MARK,
     _adelete_each,
     _aget_pttl,
     _amget,
@@ -276,10 +288,10 @@ class RedisBackend:
 
     def get(self, key: str) -> Any:
         """
-        ``GET key``: the stored bytes, or `MISS`.
+        ``GET key``: the stored bytes, or `MISS` (also for a lease placeholder).
         """
         value = self._guarded("get", lambda: self.client.get(key))
-        return MISS if value is None else value
+        return MISS if value is None or value.startswith(LEASE_MARK) else value
 
     async def aget(self, key: str) -> Any:
         """
@@ -287,7 +299,7 @@ class RedisBackend:
         """
         client = self.async_client()
         value = await self._aguarded("get", lambda: client.get(key))
-        return MISS if value is None else value
+        return MISS if value is None or value.startswith(LEASE_MARK) else value
 
     def get_many(self, keys: Sequence[str]) -> list[Any]:
         """
@@ -296,7 +308,7 @@ class RedisBackend:
         if not keys:
             return []
         values = self._guarded("get_many", lambda: _mget(self.client, keys))
-        return [MISS if value is None else value for value in values]
+        return [_found(value) for value in values]
 
     async def aget_many(self, keys: Sequence[str]) -> list[Any]:
         """
@@ -306,7 +318,7 @@ class RedisBackend:
             return []
         client = self.async_client()
         values = await self._aguarded("get_many", lambda: _amget(client, keys))
-        return [MISS if value is None else value for value in values]
+        return [_found(value) for value in values]
 
     def set(self, key: str, value: Any, ttl: float) -> None:
         """
@@ -456,6 +468,89 @@ class RedisBackend:
         members = await self._aguarded("pop_tag", lambda: client.eval(_POP_TAG_SCRIPT, 1, tag))
         return _our_keys(members)
 
+    # -- leases -------------------------------------------------------------------
+
+    def lease(self, key: str, ttl: float) -> tuple[Any, Any]:
+        """
+        Lease ``key`` (one script): ``(token, stored bytes or MISS)``.
+        """
+        self._skip_if_suspect("lease")
+        placeholder = _placeholder()
+        reply = self._guarded(
+            "lease", lambda: self.client.eval(_LEASE_SCRIPT, 1, key, placeholder, _ms(ttl))
+        )
+        return reply[0], _found(reply[1])
+
+    async def alease(self, key: str, ttl: float) -> tuple[Any, Any]:
+        """
+        Async twin of `lease`.
+        """
+        self._skip_if_suspect("lease")
+        client, placeholder = self.async_client(), _placeholder()
+        reply = await self._aguarded(
+            "lease", lambda: client.eval(_LEASE_SCRIPT, 1, key, placeholder, _ms(ttl))
+        )
+        return reply[0], _found(reply[1])
+
+    def store_leased(self, key: str, token: Any, value: Any, ttl: float) -> bool:
+        """
+        Compare-and-set: ``SET key value PX ttl`` only if ``key`` is as leased.
+        """
+        self._skip_if_suspect("store_leased")
+        notes = self._notes([key])
+        if notes:  # tiered instances on this Redis drop their L1 copy, as for `set`
+            queue = _leased_setter(key, token, value, ttl)
+            return bool(
+                self._guarded("store_leased", lambda: _noted(self.client, queue, notes)[0])
+            )
+        script = _STORE_LEASED_SCRIPT
+        return bool(
+            self._guarded(
+                "store_leased", lambda: self.client.eval(script, 1, key, token, value, _ms(ttl))
+            )
+        )
+
+    async def astore_leased(self, key: str, token: Any, value: Any, ttl: float) -> bool:
+        """
+        Async twin of `store_leased`.
+        """
+        self._skip_if_suspect("store_leased")
+        client, script = self.async_client(), _STORE_LEASED_SCRIPT
+        notes = self._notes([key])
+        if notes:
+            queue = _leased_setter(key, token, value, ttl)
+            replies = await self._aguarded("store_leased", lambda: _anoted(client, queue, notes))
+            return bool(replies[0])
+        return bool(
+            await self._aguarded(
+                "store_leased", lambda: client.eval(script, 1, key, token, value, _ms(ttl))
+            )
+        )
+
+    def release_lease(self, key: str, token: Any) -> bool:
+        """
+        Drop a lease's placeholder if still there; True if the lease was still valid.
+        """
+        self._skip_if_suspect("release_lease")
+        script = _RELEASE_LEASE_SCRIPT
+        return bool(
+            self._guarded(
+                "release_lease", lambda: self.client.eval(script, 1, key, token, LEASE_MARK)
+            )
+        )
+
+    async def arelease_lease(self, key: str, token: Any) -> bool:
+        """
+        Async twin of `release_lease`.
+        """
+        self._skip_if_suspect("release_lease")
+        client, script = self.async_client(), _RELEASE_LEASE_SCRIPT
+        return bool(
+            await self._aguarded(
+                "release_lease", lambda: client.eval(script, 1, key, token, LEASE_MARK)
+            )
+        )
+
     # -- for the tiered backend and the lock ----------------------------------------
 
     def get_with_ttl(self, key: str) -> tuple[Any, float]:
@@ -530,3 +625,16 @@ class RedisBackend:
 
 def _setter(key: str, value: Any, ttl: float) -> Callable[[Any], object]:
     return lambda pipe: pipe.set(key, value, px=_ms(ttl))
+
+
+def _leased_setter(key: str, token: Any, value: Any, ttl: float) -> Callable[[Any], object]:
+    return lambda pipe: pipe.eval(_STORE_LEASED_SCRIPT, 1, key, token, value, _ms(ttl))
+
+
+def _found(value: bytes | None) -> Any:
+    # A lease placeholder is an empty key for every reader.
+    return MISS if value is None or value.startswith(LEASE_MARK) else value
+
+
+def _placeholder() -> bytes:
+    return LEASE_MARK + secrets.token_bytes(12)

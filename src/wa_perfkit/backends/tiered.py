@@ -252,6 +252,15 @@ class TieredBackend:
             )
             return MISS
 
+    def _decode_quietly(self, data: Any) -> Any:
+        # A lease's second look at an entry the read already judged (and counted).
+        if data is MISS or len(data) > self.l2.max_value_bytes:
+            return MISS
+        try:
+            return self.serializer.loads(data)
+        except SerializationError:
+            return MISS
+
     def _dumps(self, value: Any) -> bytes:
         data = self.serializer.dumps(value)
         if len(data) > self.l2.max_value_bytes:  # it would be a miss on every read
@@ -312,6 +321,64 @@ class TieredBackend:
         if stored:
             self._store_local(key, value, ttl, ticket)
         return stored
+
+    # -- leases (kept in L2, the store every instance shares) ----------------------
+
+    def lease(self, key: str, ttl: float) -> tuple[Any, Any]:
+        """
+        Lease ``key`` in L2: ``(token, decoded value or MISS)``.
+        """
+        token, data = self.l2.lease(key, ttl)
+        return token, self._decode_quietly(data)
+
+    async def alease(self, key: str, ttl: float) -> tuple[Any, Any]:
+        """
+        Async twin of `lease`.
+        """
+        token, data = await self.l2.alease(key, ttl)
+        return token, self._decode_quietly(data)
+
+    def store_leased(self, key: str, token: Any, value: Any, ttl: float) -> bool:
+        """
+        Compare-and-set in L2; only a value L2 accepted enters L1 and is announced.
+        """
+        ticket = self.bus.ticket(key)
+        try:
+            stored = self.l2.store_leased(key, token, self._dumps(value), ttl)
+        except BackendError:
+            self._forget([key])
+            raise
+        if stored:
+            self._store_local(key, value, ttl, ticket)
+            self._announce(channel_of(self.bus.prefix, key), self.bus.message([key]))
+        return stored
+
+    async def astore_leased(self, key: str, token: Any, value: Any, ttl: float) -> bool:
+        """
+        Async twin of `store_leased`.
+        """
+        ticket = self.bus.ticket(key)
+        try:
+            stored = await self.l2.astore_leased(key, token, self._dumps(value), ttl)
+        except BackendError:
+            self._forget([key])
+            raise
+        if stored:
+            self._store_local(key, value, ttl, ticket)
+            await self._aannounce(channel_of(self.bus.prefix, key), self.bus.message([key]))
+        return stored
+
+    def release_lease(self, key: str, token: Any) -> bool:
+        """
+        Give up an L2 lease; True if it was still valid.
+        """
+        return self.l2.release_lease(key, token)
+
+    async def arelease_lease(self, key: str, token: Any) -> bool:
+        """
+        Async twin of `release_lease`.
+        """
+        return await self.l2.arelease_lease(key, token)
 
     def _store_local(self, key: str, value: Any, ttl: float, ticket: int | None) -> None:
         bus = self.bus
