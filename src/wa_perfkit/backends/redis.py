@@ -499,9 +499,11 @@ class RedisBackend:
         self._skip_if_suspect("store_leased")
         notes = self._notes([key])
         if notes:  # tiered instances on this Redis drop their L1 copy, as for `set`
-            queue = _leased_setter(key, token, value, ttl)
+            client = self.client
             return bool(
-                self._guarded("store_leased", lambda: _noted(self.client, queue, notes)[0])
+                self._guarded(
+                    "store_leased", lambda: _store_noted(client, key, token, value, ttl, notes)
+                )
             )
         script = _STORE_LEASED_SCRIPT
         return bool(
@@ -518,9 +520,11 @@ class RedisBackend:
         client, script = self.async_client(), _STORE_LEASED_SCRIPT
         notes = self._notes([key])
         if notes:
-            queue = _leased_setter(key, token, value, ttl)
-            replies = await self._aguarded("store_leased", lambda: _anoted(client, queue, notes))
-            return bool(replies[0])
+            return bool(
+                await self._aguarded(
+                    "store_leased", lambda: _astore_noted(client, key, token, value, ttl, notes)
+                )
+            )
         return bool(
             await self._aguarded(
                 "store_leased", lambda: client.eval(script, 1, key, token, value, _ms(ttl))
@@ -627,8 +631,32 @@ def _setter(key: str, value: Any, ttl: float) -> Callable[[Any], object]:
     return lambda pipe: pipe.set(key, value, px=_ms(ttl))
 
 
-def _leased_setter(key: str, token: Any, value: Any, ttl: float) -> Callable[[Any], object]:
-    return lambda pipe: pipe.eval(_STORE_LEASED_SCRIPT, 1, key, token, value, _ms(ttl))
+def _store_noted(client: Any, key: str, token: Any, value: Any, ttl: float, notes: Any) -> Any:
+    # The leased store, then its invalidation messages (one round trip on one server; a
+    # cluster pipeline has no EVAL, so there the messages follow a successful store).
+    script = _STORE_LEASED_SCRIPT
+    if not _is_cluster(client):
+        build = lambda pipe: pipe.eval(script, 1, key, token, value, _ms(ttl))  # noqa: E731
+        return _noted(client, build, notes)[0]
+    stored = client.eval(script, 1, key, token, value, _ms(ttl))
+    if stored:
+        for channel, message in notes:
+            client.publish(channel, message)
+    return stored
+
+
+async def _astore_noted(
+    client: Any, key: str, token: Any, value: Any, ttl: float, notes: Any
+) -> Any:
+    script = _STORE_LEASED_SCRIPT
+    if not _is_cluster(client):
+        build = lambda pipe: pipe.eval(script, 1, key, token, value, _ms(ttl))  # noqa: E731
+        return (await _anoted(client, build, notes))[0]
+    stored = await client.eval(script, 1, key, token, value, _ms(ttl))
+    if stored:
+        for channel, message in notes:
+            await client.publish(channel, message)
+    return stored
 
 
 def _found(value: bytes | None) -> Any:
