@@ -350,3 +350,40 @@ class TestCachedUserDurations:
         verifier = JWTVerifier(secret="s" * 32, audience="authenticated")
         with pytest.raises(ConfigurationError, match="ttl must be"):
             CachedUser(dict, verifier=verifier, cache=Cache(MemoryBackend()), ttl="120")  # type: ignore[arg-type]
+
+
+class TestSupabaseVerifier:
+    def test_derived_from_the_project_url(self) -> None:
+        """JWKS URL, issuer and audience come from the project URL (trailing slash or not)."""
+        from wa_perfkit import JWTVerifier
+
+        verifier = JWTVerifier.for_supabase("https://abcd.supabase.co/")
+        assert verifier.jwks is not None
+        assert verifier.jwks.url == "https://abcd.supabase.co/auth/v1/.well-known/jwks.json"
+        assert verifier.issuer == "https://abcd.supabase.co/auth/v1"
+        assert verifier.audience == "authenticated"
+
+    def test_legacy_secret_verifies_supabase_tokens(self) -> None:
+        """With secret=, an HS256 token of the project (aud, iss) verifies; another iss does not."""
+        import time
+
+        import jwt
+
+        from wa_perfkit import InvalidToken, JWTVerifier
+
+        secret = "legacy-secret-0123456789abcdef-0123456789"
+        verifier = JWTVerifier.for_supabase("https://abcd.supabase.co", secret=secret)
+        claims = {"sub": "u1", "aud": "authenticated", "exp": int(time.time()) + 60,
+                  "iss": "https://abcd.supabase.co/auth/v1"}
+        assert verifier.verify(jwt.encode(claims, secret, algorithm="HS256"))["sub"] == "u1"
+        other = jwt.encode({**claims, "iss": "https://other.supabase.co/auth/v1"}, secret,
+                           algorithm="HS256")
+        with pytest.raises(InvalidToken):
+            verifier.verify(other)
+
+    def test_not_a_url(self) -> None:
+        """A project ref alone is refused with the expected shape."""
+        from wa_perfkit import JWTVerifier
+
+        with pytest.raises(ConfigurationError, match="supabase.co"):
+            JWTVerifier.for_supabase("abcd")

@@ -14,9 +14,11 @@ The rules, also written in docs/contributing-docs.md:
 * A block preceded by ``<!-- fragment -->`` (or ``<!-- fragment: why -->``) is
   not run: it is compiled as the body of an ``async def`` (so it may
   ``await``) and type-checked with the rest of the page.
-* A block preceded by ``<!-- new program -->`` starts afresh: an empty
-  namespace, and a module of its own for mypy (e.g. the Flask twin of a
-  FastAPI example on the same page).
+* A block preceded by ``<!-- program: NAME -->`` belongs to program NAME:
+  each program has its own namespace, and a module of its own for mypy (e.g.
+  the Flask twin of a FastAPI example on the same page). Unmarked blocks
+  belong to the page's main program. ``<!-- fragment program: NAME -->``
+  combines both.
 """
 
 from __future__ import annotations
@@ -30,10 +32,10 @@ ROOT = Path(__file__).resolve().parents[2]
 PAGES = sorted([ROOT / "README.md", *(ROOT / "docs").glob("*.md")])
 
 _BLOCK = re.compile(
-    r"(?P<marker><!--\s*(?P<kind>fragment|new program)\b[^>]*-->\s*\n)?"
-    r"^```python[^\n]*\n(?P<code>.*?)^```\s*$",
+    r"(?:<!--(?P<marker>(?:(?!-->).)*)-->\s*\n)?^```python[^\n]*\n(?P<code>.*?)^```\s*$",
     re.MULTILINE | re.DOTALL,
 )
+_PROGRAM = re.compile(r"\bprogram:\s*([\w-]+)")
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,7 @@ class Block:
     line: int
     code: str
     fragment: bool
-    new_program: bool
+    program: str
 
     @property
     def where(self) -> str:
@@ -59,21 +61,24 @@ class Block:
 def blocks(page: Path) -> list[Block]:
     """Return the Python blocks of ``page`` in order."""
     text = page.read_text(encoding="utf-8")
-    return [
-        Block(page, text.count("\n", 0, m.start("code")) + 1, m.group("code"),
-              m.group("kind") == "fragment", m.group("kind") == "new program")
-        for m in _BLOCK.finditer(text)
-    ]
+    found = []
+    for m in _BLOCK.finditer(text):
+        marker = m.group("marker") or ""
+        program = _PROGRAM.search(marker)
+        found.append(Block(
+            page, text.count("\n", 0, m.start("code")) + 1, m.group("code"),
+            fragment=marker.strip().startswith("fragment"),
+            program=program.group(1) if program else "main",
+        ))
+    return found
 
 
 def programs(page: Path) -> list[list[Block]]:
-    """Return ``page``'s blocks split where a block starts a new program."""
-    found: list[list[Block]] = []
+    """Return ``page``'s blocks grouped by program, each in page order."""
+    grouped: dict[str, list[Block]] = {}
     for block in blocks(page):
-        if block.new_program or not found:
-            found.append([])
-        found[-1].append(block)
-    return found
+        grouped.setdefault(block.program, []).append(block)
+    return list(grouped.values())
 
 
 def _as_function(code: str, name: str) -> str:

@@ -21,7 +21,7 @@ PAGES_WITH_CODE = [page for page in PAGES if blocks(page)]
 
 #: Pages whose blocks are being rewritten into complete programs (emptied page by page).
 PENDING = {
-    "docs/authentication.md", "docs/faq.md", "docs/many-instances.md",
+    "docs/faq.md", "docs/many-instances.md",
     "docs/observability.md", "docs/postgres.md", "docs/whatsapp.md",
 }
 

@@ -57,3 +57,19 @@ def get_contact(contact_id: str) -> dict[str, str]:
 def check_durations() -> None:
     assert_type(get_contact("c1"), dict[str, str])
     assert_type(url_cache.set("k", 1, timedelta(seconds=30)), bool)
+
+
+# A user loader returns the user or None ("no such user"): the user type is without None.
+from wa_perfkit import JWTVerifier  # noqa: E402
+from wa_perfkit.flask import FlaskCurrentUser  # noqa: E402
+from wa_perfkit.flask import cached_user as flask_cached_user  # noqa: E402
+
+
+def load_user_or_none(claims: dict[str, Any]) -> dict[str, str] | None:
+    return None
+
+
+flask_user = flask_cached_user(
+    load_user_or_none, verifier=JWTVerifier(secret="s" * 32), cache=url_cache
+)
+assert_type(flask_user, FlaskCurrentUser[dict[str, str]])

@@ -80,7 +80,7 @@ __all__ = ["CachedUser", "Claims", "Loader"]
 
 U = TypeVar("U")
 Claims = Mapping[str, Any]
-Loader = Callable[[dict[str, Any]], U] | Callable[[dict[str, Any]], Awaitable[U]]
+Loader = Callable[[dict[str, Any]], U | None] | Callable[[dict[str, Any]], Awaitable[U | None]]
 Op = tuple[Any, ...]
 Flow = Generator[Op, Any, U]
 

@@ -14,10 +14,9 @@ a JWKS key whose own algorithm equals the header's, and ``none`` is never
 allowed. Time claims are checked here rather than by PyJWT so that the clock
 is injectable (tests) and ``exp`` is required to be a number.
 
-Supabase: the legacy secret is ``JWTVerifier(secret=JWT_SECRET,
-audience="authenticated")``; asymmetric keys are ``JWTVerifier(jwks_url=
-"https://<project>.supabase.co/auth/v1/.well-known/jwks.json",
-audience="authenticated", issuer="https://<project>.supabase.co/auth/v1")``.
+Supabase in one line: ``JWTVerifier.for_supabase("https://<project>.supabase.co")``
+(JWKS URL, issuer and audience derived from the project URL; add ``secret=`` for
+the legacy HS256 secret).
 """
 
 from __future__ import annotations
@@ -118,6 +117,47 @@ class JWTVerifier:
             "verify_iat": False,
         }
         self._verifications = itertools.count()
+
+    @classmethod
+    def for_supabase(
+        cls,
+        project_url: str,
+        *,
+        secret: str | bytes | Secret | None = None,
+        audience: str | Collection[str] = "authenticated",
+        **options: Any,
+    ) -> JWTVerifier:
+        """
+        Build the verifier of a Supabase project's access tokens from its URL.
+
+        The JWKS URL is ``{project_url}/auth/v1/.well-known/jwks.json``, the issuer
+        ``{project_url}/auth/v1`` and the audience ``"authenticated"``: tokens
+        signed with the project's asymmetric keys (ES256/RS256) are checked against
+        the JWKS; with ``secret=`` (the legacy JWT secret), HS256 tokens too.
+
+        Args:
+            project_url: the project's URL, ``https://<project-ref>.supabase.co``.
+            secret: the legacy HS256 JWT secret, during or instead of the move to
+                asymmetric keys.
+            audience: the required ``aud``.
+            **options: any other `JWTVerifier` argument (``leeway=``, ``jwks_ttl=``...).
+
+        Returns:
+            The verifier.
+
+        Raises:
+            ConfigurationError: ``project_url`` is not an ``https://`` URL (an
+                ``http://`` one needs ``allow_insecure_http=True``).
+        """
+        base = project_url.strip().rstrip("/")
+        if not base.lower().startswith(("https://", "http://")):
+            raise ConfigurationError(
+                f"project_url must be https://<project-ref>.supabase.co, not {project_url!r}"
+            )
+        return cls(
+            secret, jwks_url=f"{base}/auth/v1/.well-known/jwks.json", audience=audience,
+            issuer=f"{base}/auth/v1", **options,
+        )
 
     def __repr__(self) -> str:
         source = "jwks" if self._secret is None else "secret" if self.jwks is None else "both"

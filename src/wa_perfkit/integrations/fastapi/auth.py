@@ -158,7 +158,7 @@ def auth_http_error(exc: AuthError) -> HTTPException:
 
 @overload
 def cached_user(
-    loader: Callable[[dict[str, Any]], Awaitable[U]],
+    loader: Callable[[dict[str, Any]], Awaitable[U | None]],
     *,
     verifier: JWTVerifier,
     cache: Cache,
@@ -174,7 +174,7 @@ def cached_user(
 
 @overload
 def cached_user(
-    loader: Callable[[dict[str, Any]], U],
+    loader: Callable[[dict[str, Any]], U | None],
     *,
     verifier: JWTVerifier,
     cache: Cache,

@@ -192,7 +192,7 @@ def auth_response(exc: AuthError) -> Response:
 
 
 def cached_user(
-    loader: Callable[[dict[str, Any]], U],
+    loader: Callable[[dict[str, Any]], U | None],
     *,
     verifier: JWTVerifier,
     cache: Cache,
