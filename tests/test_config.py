@@ -385,5 +385,5 @@ class TestSupabaseVerifier:
         """A project ref alone is refused with the expected shape."""
         from wa_perfkit import JWTVerifier
 
-        with pytest.raises(ConfigurationError, match="supabase.co"):
+        with pytest.raises(ConfigurationError, match=r"supabase\.co"):
             JWTVerifier.for_supabase("abcd")
