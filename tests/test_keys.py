@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
+import inspect
 import json
 import subprocess
 import sys
@@ -16,9 +17,14 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from wa_perfkit.backends.memory import MemoryBackend
+from wa_perfkit.cache import Cache
 from wa_perfkit.errors import ConfigurationError, KeyTemplateError
 from wa_perfkit.keys import MAX_PLAIN_LENGTH, KeyBuilder, encode_argument
+from wa_perfkit.repository import ttl_repository
 
 
 class Color(enum.Enum):
@@ -259,3 +265,250 @@ def test_positional_only_name_in_kwargs_binds_like_a_call() -> None:
     builder = KeyBuilder(f)
     assert builder.bind((), {"a": 2}) == {"a": 1, "kw": {"a": 2}}
     assert builder.bind((3,), {"a": 2, "b": 4}) == {"a": 3, "kw": {"a": 2, "b": 4}}
+
+
+# -- properties over generated values, signatures and call spellings -------------------
+
+PROPERTY_SETTINGS = settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+Call = tuple[tuple[Any, ...], dict[str, Any]]
+
+# Any text (lone surrogates included), and text from an alphabet made to look like keys.
+_texts = st.text(st.characters(exclude_categories=()), max_size=12) | st.text(
+    st.sampled_from(["a", ":", "|", "s", "1", "i", "N", "\ud800", "\udfff", "é"]), max_size=6
+)
+_zones = st.sampled_from(
+    [None, dt.timezone.utc, dt.timezone(dt.timedelta(hours=2)), dt.timezone(-dt.timedelta(hours=5))]
+)
+_hashable_scalars = st.one_of(
+    _texts,
+    st.integers(),
+    st.sampled_from([4400, -4500]).map(lambda n: 10 ** abs(n) * (1 if n > 0 else -1)),
+    st.floats(),
+    st.none(),
+    st.booleans(),
+    st.uuids(),
+    st.datetimes(timezones=_zones),
+    st.dates(),
+    st.decimals(allow_nan=False),
+    st.binary(max_size=8),
+    st.sampled_from([*Color, *Level]),
+    st.builds(Filter, _texts, st.integers()),
+)
+_hashables = st.recursive(
+    _hashable_scalars,
+    lambda inner: st.tuples(inner, inner) | st.frozensets(inner, max_size=3),
+    max_leaves=6,
+)
+_values = st.recursive(
+    _hashable_scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.lists(inner, max_size=3).map(tuple),
+        st.sets(_hashables, max_size=3),
+        st.frozensets(_hashables, max_size=3),
+        st.dictionaries(_hashables, inner, max_size=3),
+    ),
+    max_leaves=8,
+)
+
+
+# Arguments of generated calls: every scalar, and shallow containers (cheaper to draw).
+_arguments = st.one_of(
+    _hashable_scalars,
+    st.lists(_hashable_scalars, max_size=2),
+    st.frozensets(_hashable_scalars, max_size=2),
+    st.dictionaries(_hashables, _hashable_scalars, max_size=2),
+)
+
+
+def canon(value: Any) -> Any:
+    """
+    The reference model of "the same value" for keys: type plus contents, order-free for
+    sets and dicts. Written independently of wa_perfkit.keys.
+    """
+    kind = type(value)
+    if kind is float:
+        return ("float", repr(value))
+    if kind in (list, tuple):
+        return (kind.__name__, tuple(canon(v) for v in value))
+    if kind in (set, frozenset):
+        return (kind.__name__, frozenset(canon(v) for v in value))
+    if kind is dict:
+        return ("dict", frozenset((canon(k), canon(v)) for k, v in value.items()))
+    if isinstance(value, enum.Enum):
+        return ("enum", kind.__qualname__, canon(value.value))
+    if dataclasses.is_dataclass(value):
+        fields = tuple((f.name, canon(getattr(value, f.name))) for f in dataclasses.fields(value))
+        return ("dataclass", kind.__qualname__, fields)
+    if kind is dt.datetime:
+        return ("datetime", value.isoformat(), value.fold)
+    if kind is Decimal:
+        return ("decimal", str(value))
+    return (kind.__name__, value)
+
+
+def respell(value: Any) -> Any:
+    """The same value built another way: dicts in reverse insertion order, sets rebuilt."""
+    kind = type(value)
+    if kind in (list, tuple):
+        return kind(respell(v) for v in value)
+    if kind in (set, frozenset):
+        return kind(respell(v) for v in reversed(list(value)))
+    if kind is dict:
+        return {respell(k): respell(v) for k, v in reversed(list(value.items()))}
+    return value
+
+
+@PROPERTY_SETTINGS
+@given(_values, _values)
+def test_values_share_a_key_exactly_when_they_are_the_same(a: Any, b: Any) -> None:
+    """Two values get one encoding iff they are of the same types with the same contents."""
+    encoded = encode_argument(a)
+    encoded.encode()  # always writable by a backend (lone surrogates included)
+    assert encode_argument(respell(a)) == encoded
+    assert (encoded == encode_argument(b)) == (canon(a) == canon(b))
+
+
+@dataclasses.dataclass
+class _Signature:
+    """A generated function (it returns its bound arguments) and its parameters."""
+
+    func: Any
+    positional: list[inspect.Parameter]
+    keyword_only: list[inspect.Parameter]
+    var_positional: bool
+    var_keyword: bool
+
+
+@st.composite
+def _signatures(draw: st.DrawFn) -> _Signature:
+    n_posonly, n_either, n_kwonly = (
+        draw(st.integers(0, 2)),
+        draw(st.integers(0, 3)),
+        draw(st.integers(0, 2)),
+    )
+    var_positional, var_keyword = draw(st.booleans()), draw(st.booleans())
+    first_default = draw(st.integers(0, n_posonly + n_either))
+    namespace: dict[str, Any] = {}
+    parts: list[str] = []
+    for i in range(n_posonly + n_either):
+        if i >= first_default:
+            namespace[f"D_p{i}"] = draw(_arguments)
+        parts.append(f"p{i}=D_p{i}" if i >= first_default else f"p{i}")
+        if i == n_posonly - 1:
+            parts.append("/")
+    if var_positional or n_kwonly:
+        parts.append("*args" if var_positional else "*")
+    for i in range(n_kwonly):
+        if draw(st.booleans()):
+            namespace[f"D_k{i}"] = draw(_arguments)
+        parts.append(f"k{i}=D_k{i}" if f"D_k{i}" in namespace else f"k{i}")
+    if var_keyword:
+        parts.append("**kw")
+    exec(f"def f({', '.join(parts)}):\n    return locals()\n", namespace)  # noqa: S102
+    func = namespace["f"]
+    params = list(inspect.signature(func).parameters.values())
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    keyword_only = [p for p in params if p.kind is p.KEYWORD_ONLY]
+    return _Signature(func, positional, keyword_only, var_positional, var_keyword)
+
+
+def _spell(draw: st.DrawFn, sig: _Signature, bound: dict[str, Any]) -> Call:
+    """
+    One spelling of the call Python binds to ``bound``: a random cut between positional
+    and keyword arguments, defaults omitted or passed, keywords in random order.
+    """
+    extra_args, extra_kwargs = list(bound.get("args", ())), dict(bound.get("kw", {}))
+    named = (*sig.positional, *sig.keyword_only)
+    cut = len(sig.positional) if extra_args else draw(st.integers(0, len(sig.positional)))
+    if any(p.kind is p.POSITIONAL_ONLY and bound[p.name] is not p.default for p in named[cut:]):
+        cut = len(sig.positional)  # a positional-only value after the cut: pass it positionally
+    omitted = {
+        p.name
+        for p in named[cut:]
+        if p.default is not p.empty and bound[p.name] is p.default and draw(st.booleans())
+    }
+    args = [bound[p.name] for p in sig.positional[:cut]]
+    kwargs = {p.name: bound[p.name] for p in named[cut:] if p.name not in omitted}
+    kwargs = {k: v for k, v in kwargs.items() if not _positional_only(sig, k)}
+    kwargs.update(extra_kwargs)
+    order = draw(st.permutations(list(kwargs)))
+    return (*args, *extra_args), {name: kwargs[name] for name in order}
+
+
+def _positional_only(sig: _Signature, name: str) -> bool:
+    return any(p.name == name and p.kind is p.POSITIONAL_ONLY for p in sig.positional)
+
+
+@st.composite
+def _logical_call(draw: st.DrawFn, sig: _Signature) -> dict[str, Any]:
+    """A random logical call, as the bound arguments Python would give the function."""
+    bound: dict[str, Any] = {}
+    for p in (*sig.positional, *sig.keyword_only):
+        use_default = p.default is not p.empty and draw(st.booleans())
+        bound[p.name] = p.default if use_default else draw(_arguments)
+    if sig.var_positional:
+        bound["args"] = tuple(draw(st.lists(_arguments, max_size=2)))
+    if sig.var_keyword:
+        # Extra keywords, the names of positional-only parameters included (f(a=2)).
+        names = [p.name for p in sig.positional if p.kind is p.POSITIONAL_ONLY] + ["x0", "x1"]
+        bound["kw"] = {n: draw(_arguments) for n in names if draw(st.booleans())}
+    return bound
+
+
+@st.composite
+def _cases(draw: st.DrawFn) -> tuple[_Signature, list[Call]]:
+    sig = draw(_signatures())
+    calls: list[Call] = []
+    for _ in range(2):
+        bound = draw(_logical_call(sig))
+        calls.extend(_spell(draw, sig, bound) for _ in range(3))
+    return sig, calls
+
+
+@PROPERTY_SETTINGS
+@given(_cases())
+def test_spellings_of_one_call_share_a_key_and_different_calls_never(
+    case: tuple[_Signature, list[Call]],
+) -> None:
+    """
+    Over generated signatures (positional-only, keyword-only, defaults, *args, **kwargs)
+    and generated spellings: two calls share a key exactly when Python binds them to the
+    same values (the function itself says how it binds them).
+    """
+    sig, calls = case
+    builder = KeyBuilder(sig.func)
+    seen: list[tuple[str, Any]] = []
+    for args, kwargs in calls:
+        bound = canon(sig.func(*args, **kwargs))
+        key = builder.make(args, kwargs)
+        key.encode()
+        for other_key, other_bound in seen:
+            assert (key == other_key) == (bound == other_bound), (args, kwargs)
+        seen.append((key, bound))
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_cases())
+def test_decorated_spellings_hit_and_invalidate_one_entry(
+    case: tuple[_Signature, list[Call]],
+) -> None:
+    """Through ttl_repository: any spelling hits what another cached, and invalidates it."""
+    sig, calls = case
+    loads: list[Any] = []
+
+    def load(*args: Any, **kwargs: Any) -> Any:
+        loads.append(sig.func(*args, **kwargs))
+        return len(loads)  # a value every backend stores
+
+    load.__signature__ = inspect.signature(sig.func)  # type: ignore[attr-defined]
+    cached = ttl_repository(ttl=60, cache=Cache(MemoryBackend(), namespace="p"))(load)
+    first, *respelled = calls[:3]  # three spellings of one logical call
+    cached(*first[0], **first[1])
+    for args, kwargs in respelled:
+        cached(*args, **kwargs)
+    assert len(loads) == 1
+    assert cached.invalidate(*respelled[-1][0], **respelled[-1][1]) is True
+    assert cached.invalidate(*first[0], **first[1]) is False
