@@ -82,6 +82,7 @@ class TestCache:
         marker = object()
         assert cache.get_or_load("k", lambda: marker, 10) is marker
         assert cache.get("k") is MISS
+        cache.close()
 
     def test_long_keys_are_digested(self, cache: Cache) -> None:
         """Very long keys are hashed, and still round-trip."""
@@ -117,6 +118,8 @@ class TestNamespaces:
         redis_client.delete(foreign)
         for cache in (other_version, neighbour):
             cache.clear()
+        for cache in (mine, other_version, neighbour):
+            cache.close()
 
     async def test_aclear_on_each_backend(self, cache: Cache) -> None:
         """aclear empties the namespace."""

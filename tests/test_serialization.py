@@ -216,6 +216,7 @@ class TestCorruptEntries:
         cache = Cache(RedisBackend(redis_url), namespace=namespace)
         redis_client.set(cache.full_key("k"), pickle.dumps(Boom()))
         assert cache.get("k") is MISS
+        cache.close()
 
 
 class TestDriverTypes:
