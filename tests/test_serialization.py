@@ -546,3 +546,74 @@ class TestStaleShape:
         assert load("k") == "fresh"
         assert load("k") == "fresh"
         assert load.stats().loads == 1
+
+
+# Values a user may return, supported or not, nested anywhere.
+refusable = st.sampled_from(
+    [
+        Status.OPEN,
+        Point(1, 2),
+        Tags(a=1),
+        Name("x"),
+        Items([1]),
+        OrderedDict(a=1),
+        Counter("ab"),
+        bytearray(b"x"),
+        Row(id=1),
+        NoCodec(id=1),
+        "lone \ud800 surrogate",
+    ]
+)
+any_values = st.recursive(
+    scalars | refusable,
+    lambda inner: st.lists(inner, max_size=3)
+    | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    | st.tuples(inner, inner)
+    | st.frozensets(st.integers(), max_size=3),
+    max_leaves=8,
+)
+
+
+class TestValueProperty:
+    @pytest.mark.parametrize("kind", BACKENDS)
+    def test_hit_is_the_miss_or_the_value_is_refused(
+        self, kind: str, request: pytest.FixtureRequest, namespace: str
+    ) -> None:
+        """On every backend: a hit equals the miss, same type all the way down, or it is refused.
+
+        Refused means: returned, not stored (the next call loads again), counted in
+        ``encode_errors`` — exactly when the serializer cannot encode the value, so every
+        backend decides alike.
+        """
+        caches = _cache_on(kind, request, namespace)
+        cache = next(caches)
+
+        @settings(max_examples=60, deadline=None, suppress_health_check=FIXTURES_OK)
+        @given(value=any_values)
+        def check(value: Any) -> None:
+            try:
+                SERIALIZER.dumps(value)
+                storable = True
+            except SerializationError:
+                storable = False
+            produced = []
+
+            @ttl_repository(ttl=30, cache=cache, cache_none=True)
+            def load(key: str) -> Any:
+                produced.append(key)
+                return value
+
+            key = uuid.uuid4().hex
+            assert load(key) is value
+            hit = load(key)
+            if storable:
+                assert len(produced) == 1
+                assert same(hit, value)
+            else:
+                assert hit is value and len(produced) == 2
+                assert load.stats().encode_errors == 2
+
+        try:
+            check()
+        finally:
+            next(caches, None)  # closes the backend

@@ -258,8 +258,10 @@ class Cache:
 
     def tag_key(self, tag: str) -> str:
         """
-        Return the backend key under which ``tag``'s members are indexed.
+        Return the backend key under which ``tag``'s members are indexed (long tags digested).
         """
+        if len(tag) > MAX_PLAIN_LENGTH:
+            tag = "#" + digest(tag)
         return self.prefix + _TAG_SEGMENT + tag
 
     # -- reads ----------------------------------------------------------------

@@ -48,6 +48,16 @@ class TestMemoryCopy(BackendContract):
         return backend
 
 
+class TestMemoryLru(BackendContract):
+    @pytest.fixture(name="backend")
+    def fixture_backend(self) -> MemoryBackend:
+        return MemoryBackend(maxsize=1000, eviction="lru")
+
+    @pytest.fixture(name="peer")
+    def fixture_peer(self, backend: MemoryBackend) -> MemoryBackend:
+        return backend
+
+
 class TestRedis(BackendContract):
     @pytest.fixture(name="backend")
     async def fixture_backend(self, redis_url: str) -> AsyncIterator[RedisBackend]:

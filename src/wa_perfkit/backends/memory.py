@@ -9,10 +9,24 @@ bytes and every hit decodes a fresh copy).
 
 Why not ``cachetools.TTLCache``: its ``__getitem__`` reorders links on every
 read, so reads need the lock a write takes; here reads are a single
-``OrderedDict.get`` (atomic under the GIL) and only writes lock. Eviction is
-by write order: when full, the entry written longest ago goes first
-(``popitem(last=False)``, O(1)), which for TTL entries is the one nearest to
-expiry. Expired entries are never returned and are dropped when read.
+``OrderedDict.get`` (atomic under the GIL) and only writes lock. Expired
+entries are never returned and are dropped when read.
+
+Eviction, when full, is chosen at construction:
+
+* ``eviction="fifo"`` (the default): the entry written longest ago goes
+  first (``popitem(last=False)``, O(1)); for TTL entries it is the one
+  nearest to expiry. A hit costs nothing beyond the lookup.
+* ``eviction="lru"``: a hit also moves its entry to the young end
+  (``OrderedDict.move_to_end``, one C call on a ``str`` key, atomic under the
+  GIL, so reads still take no lock), and the least recently used entry goes
+  first. On a skewed (Zipf) workload it keeps hot keys that FIFO evicts as
+  readily as cold ones; ``docs/benchmarks.md`` has the hit ratios and the
+  hit cost of both.
+
+The tag index is bounded with the entries: an entry that is evicted,
+deleted or expired leaves every tag it carried, and a tag nobody carries is
+forgotten, so the index never holds more than the live entries' tags.
 
 Leases (`wa_perfkit.backends.base.Leases`) are object identities: a lease on
 a live entry is the entry tuple itself, on an empty key a placeholder object
@@ -26,12 +40,15 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from wa_perfkit.backends.base import MISS
 from wa_perfkit.errors import ConfigurationError
 
-__all__ = ["MemoryBackend"]
+__all__ = ["Eviction", "MemoryBackend"]
+
+#: How a full `MemoryBackend` picks the entry to evict.
+Eviction = Literal["fifo", "lru"]
 
 
 class _SyncOps(Protocol):
@@ -113,13 +130,17 @@ class MemoryBackend(_AsyncTwins):
     A bounded in-process store with a TTL per entry, safe under threads and asyncio.
 
     Args:
-        maxsize: the most entries held; the oldest written is evicted first.
+        maxsize: the most entries held.
         copy: store serialized bytes instead of objects, so callers may mutate
             what they get (each hit then pays a decode).
         timer: a monotonic clock in seconds; tests inject a fake one.
+        eviction: ``"fifo"`` (default) evicts the entry written longest ago;
+            ``"lru"`` evicts the one read or written longest ago, which keeps
+            hot keys on a skewed workload (a hit then also reorders one link).
 
     Raises:
-        ConfigurationError: ``maxsize`` is not a positive integer.
+        ConfigurationError: ``maxsize`` is not a positive integer, or
+            ``eviction`` is not ``"fifo"`` or ``"lru"``.
     """
 
     #: In-process: sync calls never block, so async callers may use them directly.
@@ -131,22 +152,38 @@ class MemoryBackend(_AsyncTwins):
         *,
         copy: bool = False,
         timer: Callable[[], float] = time.monotonic,
+        eviction: Eviction = "fifo",
     ) -> None:
         if not isinstance(maxsize, int) or isinstance(maxsize, bool) or maxsize < 1:
             raise ConfigurationError(f"maxsize must be a positive int, not {maxsize!r}")
+        if eviction not in ("fifo", "lru"):
+            raise ConfigurationError(f"eviction must be 'fifo' or 'lru', not {eviction!r}")
         self.maxsize = maxsize
+        self.eviction = eviction
         self.stores_objects = not copy
         self._timer = timer
         self._data: OrderedDict[str, tuple[float, Any]] = OrderedDict()
-        self._tags: dict[str, dict[str, float]] = {}
+        self._tags: dict[str, dict[str, None]] = {}  # tag -> keys carrying it
+        self._key_tags: dict[str, set[str]] = {}  # key -> its tags (kept with the entry)
         self._leases: dict[str, object] = {}  # empty key -> its placeholder lease
         self._lock = threading.Lock()
+        if eviction == "lru":
+            self.get = self._get_lru  # type: ignore[method-assign]  # decided once
 
     def __len__(self) -> int:
         return len(self._data)
 
     def __repr__(self) -> str:
-        return f"MemoryBackend(maxsize={self.maxsize}, entries={len(self._data)})"
+        return (
+            f"MemoryBackend(maxsize={self.maxsize}, entries={len(self._data)}"
+            + (f", eviction={self.eviction!r})" if self.eviction != "fifo" else ")")
+        )
+
+    def tag_count(self) -> int:
+        """
+        Return how many tags the index holds (only tags some live entry carries).
+        """
+        return len(self._tags)
 
     def get(self, key: str) -> Any:
         """
@@ -156,6 +193,21 @@ class MemoryBackend(_AsyncTwins):
         if entry is None:
             return MISS
         if entry[0] > self._timer():
+            return entry[1]
+        self._drop_if_same(key, entry)
+        return MISS
+
+    def _get_lru(self, key: str) -> Any:
+        # `get` with eviction="lru": a hit moves the entry to the young end, lock-free.
+        data = self._data
+        entry = data.get(key)
+        if entry is None:
+            return MISS
+        if entry[0] > self._timer():
+            try:  # noqa: SIM105 (contextlib.suppress costs a context manager per hit)
+                data.move_to_end(key)
+            except KeyError:  # deleted since we read it: still this read's answer
+                pass
             return entry[1]
         self._drop_if_same(key, entry)
         return MISS
@@ -193,6 +245,8 @@ class MemoryBackend(_AsyncTwins):
         with self._lock:
             entry = self._data.pop(key, None)
             self._leases.pop(key, None)
+            if entry is not None:
+                self._untag(key)
         return entry is not None and entry[0] > self._timer()
 
     def delete_many(self, keys: Sequence[str]) -> int:
@@ -206,35 +260,43 @@ class MemoryBackend(_AsyncTwins):
         Remove every entry whose key starts with ``prefix``.
         """
         with self._lock:
-            doomed = [key for key in self._data if key.startswith(prefix)]
+            # A snapshot: lock-free LRU reads may reorder the dict meanwhile.
+            doomed = [key for key in list(self._data) if key.startswith(prefix)]
             for key in doomed:
-                del self._data[key]
+                self._data.pop(key, None)
+                self._untag(key)
             for key in [key for key in self._leases if key.startswith(prefix)]:
                 del self._leases[key]
             for tag in [tag for tag in self._tags if tag.startswith(prefix)]:
-                del self._tags[tag]
+                self._forget_tag(tag)
         return len(doomed)
 
     def tag_keys(self, tag: str, keys: Sequence[str], ttl: float) -> None:
         """
         Remember that ``keys`` carry ``tag``.
+
+        The membership lasts as long as the entry: evicting, deleting or
+        expiring it removes it from the tag, so the index stays bounded.
         """
-        now = self._timer()
         with self._lock:
-            members = self._tags.setdefault(tag, {})
-            if len(members) >= self.maxsize:
-                # Keep the index bounded like the data: forget dead members first.
-                for key in [k for k, until in members.items() if until <= now]:
-                    del members[key]
+            key_tags = self._key_tags
             for key in keys:
-                members[key] = now + ttl
+                self._tags.setdefault(tag, {})[key] = None
+                key_tags.setdefault(key, set()).add(tag)
+            if len(key_tags) > 2 * self.maxsize:
+                # Keys tagged but never stored (or gone some other way) would
+                # stay forever: sweep them. At most maxsize survive, so this
+                # runs once per maxsize new keys at most (amortized O(1)).
+                data = self._data
+                for key in [k for k in key_tags if k not in data]:
+                    self._untag(key)
 
     def pop_tag(self, tag: str) -> list[str]:
         """
         Forget ``tag`` and return the keys that carried it.
         """
         with self._lock:
-            return list(self._tags.pop(tag, ()))
+            return self._forget_tag(tag)
 
     def close(self) -> None:
         """
@@ -243,6 +305,7 @@ class MemoryBackend(_AsyncTwins):
         with self._lock:
             self._data.clear()
             self._tags.clear()
+            self._key_tags.clear()
             self._leases.clear()
 
     def lease(self, key: str, ttl: float) -> tuple[Any, Any]:
@@ -289,11 +352,38 @@ class MemoryBackend(_AsyncTwins):
         if key in data:
             del data[key]
         elif len(data) >= self.maxsize:
-            data.popitem(last=False)
+            evicted, _ = data.popitem(last=False)
+            self._untag(evicted)
         data[key] = entry
+
+    def _untag(self, key: str) -> None:
+        # Caller holds the lock: ``key`` left the store, so it leaves its tags.
+        tags = self._key_tags.pop(key, None)
+        if not tags:
+            return
+        index = self._tags
+        for tag in tags:
+            members = index.get(tag)
+            if members is not None:
+                members.pop(key, None)
+                if not members:
+                    del index[tag]
+
+    def _forget_tag(self, tag: str) -> list[str]:
+        # Caller holds the lock.
+        members = list(self._tags.pop(tag, ()))
+        key_tags = self._key_tags
+        for key in members:
+            tags = key_tags.get(key)
+            if tags is not None:
+                tags.discard(tag)
+                if not tags:
+                    del key_tags[key]
+        return members
 
     def _drop_if_same(self, key: str, entry: tuple[float, Any]) -> None:
         with self._lock:
             # Another thread may have stored a fresh entry since we read.
             if self._data.get(key) is entry:
                 del self._data[key]
+                self._untag(key)
