@@ -597,13 +597,13 @@ class TestValueProperty:
             except SerializationError:
                 storable = False
             produced = []
+            key = uuid.uuid4().hex
 
-            @ttl_repository(ttl=30, cache=cache, cache_none=True)
+            @ttl_repository(ttl=30, cache=cache, cache_none=True, name=f"load-{key}")
             def load(key: str) -> Any:
                 produced.append(key)
                 return value
 
-            key = uuid.uuid4().hex
             assert load(key) is value
             hit = load(key)
             if storable:
