@@ -20,10 +20,7 @@ from tests.services import delete_namespace
 PAGES_WITH_CODE = [page for page in PAGES if blocks(page)]
 
 #: Pages whose blocks are being rewritten into complete programs (emptied page by page).
-PENDING = {
-    "docs/faq.md", "docs/many-instances.md",
-    "docs/observability.md", "docs/postgres.md", "docs/whatsapp.md",
-}
+PENDING = {"docs/postgres.md", "docs/whatsapp.md"}
 
 
 def _param(page: Path) -> object:
