@@ -8,7 +8,8 @@ and one uvicorn process serving five routes that return the same user:
 * ``/verify`` verify the JWT + a loader that sleeps 20 ms (the seed's code);
 * ``/naive``  ``sha256(token) -> TTLCache`` (skips verification, outlives ``exp``);
 * ``/mem``    `cached_user` on a `MemoryBackend`;
-* ``/redis``  `cached_user` on a `RedisBackend`.
+* ``/redis``  `cached_user` on a `RedisBackend`;
+* ``/tiered`` `cached_user` on a `TieredBackend` (L1 hits).
 
 A second process drives each route with a small keep-alive HTTP/1.1 client
 on raw asyncio streams (lighter than httpx, so the server is what is
@@ -18,7 +19,12 @@ routes are measured on hits. Redis commands per request come from
 ``INFO commandstats`` (reset before the Redis run); loader calls and
 signature verifications per request from the server's counters.
 
+It also times, in-process, what authenticating a user entry costs per hit: the
+MAC check of an entry read from Redis (encode the user, HMAC-SHA256, compare),
+and the check of a tiered L1 hit (the very object checked before).
+
     python benchmarks/bench_auth.py [--seconds 5] [--concurrency 32] [--single 400]
+                                    [--src DIR]   # another checkout's src/, to compare
 """
 
 from __future__ import annotations
@@ -39,7 +45,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "bench-legacy-jwt-secret-that-is-long-enough-0123456789abcdef"
 SERVER_KEY = "bench-fingerprint-key-0123456789"
-ROUTES = ("floor", "verify", "naive", "mem", "redis")
+ROUTES = ("floor", "verify", "naive", "mem", "redis", "tiered")
 TOKENS = 50
 
 
@@ -55,6 +61,7 @@ def serve(port: int, redis_url: str) -> None:
     from wa_perfkit.auth import JWTVerifier
     from wa_perfkit.backends.memory import MemoryBackend
     from wa_perfkit.backends.redis import RedisBackend
+    from wa_perfkit.backends.tiered import TieredBackend
     from wa_perfkit.cache import Cache
     from wa_perfkit.integrations.fastapi.auth import cached_user
 
@@ -78,6 +85,14 @@ def serve(port: int, redis_url: str) -> None:
         server_key=SERVER_KEY,
         cache=Cache(RedisBackend(redis_url), namespace="bench-auth"),
     )
+    tiered = TieredBackend(l2=RedisBackend(redis_url))
+    tie = cached_user(
+        loader_for("tiered"),
+        verifier=verifiers["tiered"],
+        server_key=SERVER_KEY,
+        cache=Cache(tiered, namespace="bench-tiered"),
+    )
+    tiered.wait_ready(10)
     naive_cache: cachetools.TTLCache[str, Any] = cachetools.TTLCache(maxsize=10_000, ttl=120)
     load_verify, load_naive = loader_for("verify"), loader_for("naive")
     app = FastAPI()
@@ -110,6 +125,10 @@ def serve(port: int, redis_url: str) -> None:
 
     @app.get("/redis")
     async def on_redis(user: dict[str, Any] = Depends(red)) -> dict[str, Any]:  # noqa: B008
+        return user
+
+    @app.get("/tiered")
+    async def on_tiered(user: dict[str, Any] = Depends(tie)) -> dict[str, Any]:  # noqa: B008
         return user
 
     @app.get("/counters")
@@ -200,6 +219,78 @@ def load(port: int, route: str, seconds: float, concurrency: int, single: int) -
     print(json.dumps(asyncio.run(_drive(port, route, tokens, seconds, concurrency, single))))
 
 
+# -- the MAC cost per hit (in-process) ----------------------------------------------------
+
+
+_MAC_SCRIPT = r"""
+import json, sys, time, timeit
+from wa_perfkit.auth import CachedUser, JWTVerifier
+from wa_perfkit.backends.memory import MemoryBackend
+from wa_perfkit.backends.redis import RedisBackend
+from wa_perfkit.backends.tiered import TieredBackend
+from wa_perfkit.cache import Cache
+
+url, key_text = sys.argv[1], sys.argv[2]
+verifier = JWTVerifier("x" * 40, audience="authenticated")
+user = {"id": "user-1", "email": "agent@example.com", "roles": ["agent", "admin"]}
+end = time.time() + 3600
+
+def per_call(call, number=50_000):
+    call()
+    return min(timeit.repeat(call, number=number, repeat=7)) / number * 1e6
+
+def user_cache(backend):
+    return CachedUser(lambda c: user, verifier=verifier, cache=Cache(backend, namespace="m"),
+                      server_key=key_text)
+
+memory = user_cache(MemoryBackend())
+key = memory._entries + "f" * 64
+plain = {"exp": end, "user": user}
+loads = memory.cache.serializer.loads
+raw_plain = memory.cache.serializer.dumps(plain)
+result = {
+    "Redis hit, unsigned entry: decode + exp check": per_call(
+        lambda: memory._fresh(loads(raw_plain), key, counted=False)),
+    "L1/memory hit, unsigned entry: exp check": per_call(
+        lambda: memory._fresh(plain, key, counted=False)),
+}
+if hasattr(CachedUser, "_open"):
+    remote = user_cache(RedisBackend(url))
+    signed = remote._entry(key, end, user)
+    raw_signed = remote.cache.serializer.dumps(signed)
+    def first_read():  # a new instance: nothing checked yet
+        remote._checked.clear()
+        return remote._fresh(loads(raw_signed), key, counted=False)
+
+    result["Redis hit, signed entry, first read: decode + MAC + decode user"] = per_call(
+        first_read)
+    result["Redis hit, signed entry, read again: decode + MAC compare"] = per_call(
+        lambda: remote._fresh(loads(raw_signed), key, counted=False))
+    tiered = TieredBackend(l2=RedisBackend(url))
+    l1 = user_cache(tiered)
+    entry = l1._entry(key, end, user)
+    l1._fresh(entry, key, counted=False)  # checked once, as the first hit after a fill
+    result["tiered L1 hit, signed entry"] = per_call(
+        lambda: l1._fresh(entry, key, counted=False))
+    data = remote._entry_data(key, end, signed["u"].encode("latin-1"))
+    result["HMAC-SHA256 + compare_digest alone"] = per_call(
+        lambda: remote._macs.check(data, signed["mac"]))
+    tiered.close()
+print(json.dumps(result))
+"""
+
+
+def _mac_cost(redis_url: str, env: dict[str, str]) -> str:
+    out = subprocess.run(
+        [sys.executable, "-c", _MAC_SCRIPT, redis_url, SERVER_KEY],
+        env=env, capture_output=True, text=True, timeout=300, check=True,
+    )
+    costs = json.loads(out.stdout.strip().splitlines()[-1])
+    lines = ["", "| user-entry check, per hit (in-process, best of 7) | µs |", "|---|---:|"]
+    lines += [f"| {name} | {micros:.2f} |" for name, micros in costs.items()]
+    return "\n".join(lines)
+
+
 # -- the orchestrator --------------------------------------------------------------------
 
 
@@ -222,6 +313,7 @@ def main() -> None:
     parser.add_argument("--single", type=int, default=400)
     parser.add_argument("--serve", nargs=2, metavar=("PORT", "REDIS_URL"))
     parser.add_argument("--load", nargs=2, metavar=("PORT", "ROUTE"))
+    parser.add_argument("--src", default=str(ROOT / "src"), help="the wa_perfkit src/ to run")
     args = parser.parse_args()
     if args.serve:
         serve(int(args.serve[0]), args.serve[1])
@@ -238,7 +330,7 @@ def run(args: argparse.Namespace) -> None:
     sys.path.insert(0, str(ROOT))
     from tests.services import free_port, throwaway_redis
 
-    env = {**os.environ, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}"}
+    env = {**os.environ, "PYTHONPATH": f"{args.src}{os.pathsep}{ROOT}"}
     with throwaway_redis() as server:
         port = free_port()
         app = subprocess.Popen(
@@ -265,7 +357,9 @@ def run(args: argparse.Namespace) -> None:
         finally:
             app.terminate()
             app.wait(10)
+        mac = _mac_cost(server.url, env)
     _print(results, commands, counters, args)
+    print(mac)
 
 
 def _load(
@@ -310,6 +404,7 @@ def _print(
         "naive": "naive sha256 -> TTLCache",
         "mem": "cached_user, memory",
         "redis": "cached_user, Redis",
+        "tiered": "cached_user, tiered",
     }
     print(
         f"Python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} CPUs, "

@@ -108,7 +108,8 @@ class TestPlantedEntries:
         assert raw is not None
         entry = shared.serializer.loads(raw)
         assert isinstance(entry, dict)
-        entry["user"]["roles"] = ["admin"]
+        assert '"agent"' in entry["u"]
+        entry["u"] = entry["u"].replace('"agent"', '"admin"')
         _plant(attacker, shared, key, entry)
         assert hcurrent.resolve(token)["roles"] == ["agent"]
 

@@ -26,13 +26,15 @@ backend rounds TTLs up.
 
 On a shared backend everything stored is authenticated under keys derived
 from the server key, because whoever can write to the Redis must not decide
-who is logged in: an entry carries ``mac = HMAC(key ‖ end ‖ encoded user)``,
+who is logged in: an entry carries the encoded user and
+``mac = HMAC(key ‖ end ‖ encoded user)``,
 a revocation marker is ``HMAC(key)``, a generation ``hex.HMAC(key ‖ hex)``.
 A value that does not check out is a miss (entries, markers) or counts as a
 changed generation. The per-user tag and generation keys are named by an HMAC
 of the user id, so a reader of the Redis cannot tell whose keys they are. An
-entry's MAC is checked on every hit read from Redis; a tiered backend's L1
-hands back the very object that was checked, so its hits skip the check.
+entry's MAC is checked, and its user decoded, the first time an instance reads
+it; later hits of that entry (same key, same MAC) reuse the user decoded then,
+so they cost a dict lookup and a string comparison more than an unsigned hit.
 Nothing is written on any failure. A backend outage makes every read a miss
 and every write a no-op: requests degrade to verify + load, never to "let in".
 
@@ -46,7 +48,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import math
-import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
@@ -85,7 +86,7 @@ Op = tuple[Any, ...]
 Flow = Generator[Op, Any, U]
 
 _DEFAULT_REVOCATION_TTL = 86_400.0
-# How many checked L1 entries are remembered before the memory is dropped (and rebuilt).
+# How many checked entries are remembered before the memory is dropped (and rebuilt).
 _CHECKED_LIMIT = 10_000
 
 
@@ -163,10 +164,10 @@ class CachedUser(Generic[U]):
         # Only this process writes to a local backend: its entries need no MAC (and
         # its users need not be encodable). Anything shared is checked.
         self._signed = not self._local
-        # An object backend (tiered L1) returns the very object that was checked:
-        # remember it per key, so such hits cost a dict lookup instead of a MAC.
-        self._checked: dict[str, Any] | None = {} if cache.backend.stores_objects else None
-        self._unstable = threading.Event()
+        # Per key, the MAC of the entry last checked, its user as decoded then, and its
+        # end: a hit on the same entry again costs a dict lookup and a string compare,
+        # not a MAC and a decode (the user is the same object each time, as on memory).
+        self._checked: dict[str, tuple[str, Any, float]] = {}
         self._stats = cache.new_stats(f"cached_user:{prefix}")
         self._threads = ThreadFlight()
         store = cache.powers.lock_store if lock else None
@@ -249,42 +250,58 @@ class CachedUser(Generic[U]):
 
     def _fresh(self, entry: Any, key: str, *, counted: bool = True) -> Any:
         # ``counted=False`` inside a miss's flight: that request was counted a miss already.
-        if entry is MISS or (self._signed and not self._authentic(entry, key)):
+        if entry is MISS:
             return MISS
+        user = self._open(entry, key) if self._signed else self._plain(entry)
+        if user is not MISS and counted:
+            self._stats.count_hit()
+            if current_trace() is not None or logger.isEnabledFor(DEBUG):
+                note(self._stats.name, Outcome.HIT, key)
+        return user
+
+    def _plain(self, entry: Any) -> Any:
         try:
             if entry["exp"] > self._clock():
-                if counted:
-                    self._stats.count_hit()
-                    if current_trace() is not None or logger.isEnabledFor(DEBUG):
-                        note(self._stats.name, Outcome.HIT, key)
                 return entry["user"]
         except (TypeError, KeyError, IndexError):  # a foreign entry is a miss
             pass
         return MISS
 
-    def _authentic(self, entry: Any, key: str) -> bool:
-        checked = self._checked
-        if checked is not None and checked.get(key) is entry:
-            return True
+    def _open(self, entry: Any, key: str) -> Any:
+        """
+        The user in a signed entry, or `MISS` (expired, not genuine, or not decodable).
+        """
         try:
-            end, user, tag = entry["exp"], entry["user"], entry["mac"]
+            end, text, tag = entry["exp"], entry["u"], entry["mac"]
         except (TypeError, KeyError, IndexError):
-            end = None
-        if type(end) is not float or not math.isfinite(end):
+            end = text = tag = None
+        checked = self._checked
+        seen = checked.get(key)
+        if seen is not None and tag is not None and seen[0] == tag:
+            # This key's entry with this MAC was checked and decoded before: serve what
+            # was decoded then (whatever else an edited copy carries), until its end.
+            return seen[1] if seen[2] > self._clock() else MISS
+        if type(end) is not float or type(text) is not str or not math.isfinite(end):
             self.cache.report_corrupt(key, "unsigned-entry")
-            return False
+            return MISS
+        if not end > self._clock():
+            return MISS
         try:
-            blob = self.cache.serializer.dumps(user)
-        except SerializationError:
-            return False
+            blob = text.encode("latin-1")
+        except UnicodeEncodeError:
+            blob = b""  # not one we wrote: the MAC check below fails
         if not self._macs.check(self._entry_data(key, end, blob), tag):
             self.cache.report_corrupt(key, "bad-mac")
-            return False
-        if checked is not None:
-            if len(checked) >= _CHECKED_LIMIT:
-                checked.clear()
-            checked[key] = entry
-        return True
+            return MISS
+        try:
+            user = self.cache.serializer.loads(blob)
+        except SerializationError as exc:  # genuine but unreadable (serializer changed)
+            self.cache.report_corrupt(key, exc.reason)
+            return MISS
+        if len(checked) >= _CHECKED_LIMIT:
+            checked.clear()
+        checked[key] = (tag, user, end)
+        return user
 
     @staticmethod
     def _entry_data(key: str, end: float, blob: bytes) -> bytes:
@@ -292,27 +309,20 @@ class CachedUser(Generic[U]):
 
     def _entry(self, key: str, end: float, user: Any) -> dict[str, Any] | None:
         """
-        The value to store for ``user`` until ``end``: MAC'd on a shared backend, or None
-        when the user cannot be stored so that a later read checks out.
+        The value to store for ``user`` until ``end``; None if it cannot be encoded.
+
+        Signed (shared backend): the user's encoded bytes (as latin-1 text, one
+        character per byte) and their MAC, so a hit checks exactly the bytes that
+        were authenticated and decodes them once, without re-encoding anything.
         """
         if not self._signed:
             return {"exp": end, "user": user}
-        serializer = self.cache.serializer
         try:
-            blob = serializer.dumps(user)
-            stable = serializer.dumps(serializer.loads(blob)) == blob
+            blob = self.cache.serializer.dumps(user)
         except SerializationError:
-            return None  # the cache could not store it either; it logs why
-        if not stable:
-            if not self._unstable.is_set():
-                self._unstable.set()
-                logger.warning(
-                    "wa_perfkit: user cache %s cannot cache users: they do not encode the "
-                    "same after a round trip through the serializer", self.prefix,
-                )
-            return None
+            return None  # the cache could not store it either
         tag = self._macs.mac(self._entry_data(key, end, blob)).hex()
-        return {"exp": end, "user": user, "mac": tag}
+        return {"exp": end, "u": blob.decode("latin-1"), "mac": tag}
 
     def check_roles(self, user: U, required: Iterable[str], *, any_of: bool = False) -> None:
         """
@@ -354,8 +364,8 @@ class CachedUser(Generic[U]):
             return cast(U, user)
         stored = yield ("write", key, entry, ttl, (self._user_tag(uid),))
         if stored:
-            if self._checked is not None:
-                self._checked[key] = entry
+            if self._signed:
+                self._checked[key] = (entry["mac"], user, entry["exp"])
             after = yield ("read", markers)
             generation = self._generation(before[1], full[1])
             revoked = self._revoked(after[0], full[0])
