@@ -20,7 +20,7 @@ from tests.services import delete_namespace
 PAGES_WITH_CODE = [page for page in PAGES if blocks(page)]
 
 #: Pages whose blocks are being rewritten into complete programs (emptied page by page).
-PENDING = {"docs/postgres.md", "docs/whatsapp.md"}
+PENDING = {"docs/whatsapp.md"}
 
 
 def _param(page: Path) -> object:
@@ -35,6 +35,7 @@ READER_ENV = {
     "FINGERPRINT_KEY": "docs-fingerprint-key-0123456789abcdef",
     "WA_APP_SECRET": "docs-meta-app-secret",
     "WA_VERIFY_TOKEN": "docs-verify-token",
+    "CURSOR_KEY": "docs-cursor-key-0123456789abcdef",
 }
 
 
@@ -48,6 +49,7 @@ def fixture_docs_env(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterato
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("WA_PERFKIT_CACHE_URL", raising=False)
     monkeypatch.delenv("WA_PERFKIT_CACHE_DISABLED", raising=False)
+    monkeypatch.delenv("WA_PERFKIT_DSN", raising=False)  # no page touches a database of yours
     monkeypatch.syspath_prepend(str(ROOT / "examples"))
     yield namespace
     delete_namespace(redis_url, namespace + ":")
