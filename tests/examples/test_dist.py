@@ -1,25 +1,37 @@
 """
-The built wheel: its contents, and the quickstarts run from a fresh virtualenv.
+The release files: the wheel's and sdist's contents and metadata, and the
+quickstarts run from a fresh virtualenv.
 
-One module-scoped fixture builds the wheel (without build isolation when
-hatchling is already installed) and installs it with the ``fastapi`` extra into a new venv,
-from PyPI (or pip's cache). Scripts run outside the repository, so they import
-the installed wheel, never ``src/``.
+One module-scoped fixture builds the sdist and the wheel (``python -m build``
+without build isolation: hatchling comes with the ``test`` dependency group, so
+it takes seconds and no network), or takes them from ``WA_PERFKIT_DIST_DIR``
+(``make dist`` checks the files it is about to publish). Another installs the
+wheel with the ``redis`` and ``fastapi`` extras into a new venv, from PyPI (or
+pip's cache). Scripts run outside the repository, so they import the installed
+wheel, never ``src/``.
 """
 
 from __future__ import annotations
 
-import importlib.util
+import email.message
+import email.parser
+import os
 import re
 import subprocess
 import sys
+import tarfile
 import textwrap
 import zipfile
 from pathlib import Path
 
 import pytest
 
+import wa_perfkit
+
 ROOT = Path(__file__).resolve().parents[2]
+#: The extras users install; contributor tools are dependency groups, never extras.
+USER_EXTRAS = {"redis", "fastapi", "flask", "prometheus", "postgres"}
+PROJECT_URLS = {"Homepage", "Documentation", "Source", "Changelog", "Issues"}
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -33,16 +45,38 @@ def _run(*command: str | Path, cwd: Path, timeout: float = 300) -> str:
     return result.stdout
 
 
+@pytest.fixture(name="dist", scope="module")
+def dist_fixture(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder holding exactly one sdist and one wheel of this version."""
+    given = os.environ.get("WA_PERFKIT_DIST_DIR")
+    if given:
+        return Path(given).resolve()
+    out = tmp_path_factory.mktemp("dist")
+    _run(sys.executable, "-m", "build", "--no-isolation", "--outdir", out, ROOT, cwd=out)
+    return out
+
+
+def _one(dist: Path, pattern: str) -> Path:
+    found = sorted(dist.glob(pattern))
+    assert len(found) == 1, f"expected one {pattern} in {dist}, found {found}"
+    return found[0]
+
+
 @pytest.fixture(name="wheel", scope="module")
-def wheel_fixture(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("wheel")
-    # hatchling already installed: build without an isolated env (seconds, offline).
-    isolation = [] if importlib.util.find_spec("hatchling") else ["--use-pep517"]
-    no_isolation = [] if isolation else ["--no-build-isolation"]
-    _run(sys.executable, "-m", "pip", "wheel", "--no-deps", *no_isolation, *isolation,
-         "--quiet", "-w", out, ROOT, cwd=out)
-    (wheel,) = out.glob("wa_perfkit-*.whl")
-    return wheel
+def wheel_fixture(dist: Path) -> Path:
+    return _one(dist, f"wa_perfkit-{wa_perfkit.__version__}-py3-none-any.whl")
+
+
+@pytest.fixture(name="sdist", scope="module")
+def sdist_fixture(dist: Path) -> Path:
+    return _one(dist, f"wa_perfkit-{wa_perfkit.__version__}.tar.gz")
+
+
+@pytest.fixture(name="metadata", scope="module")
+def metadata_fixture(wheel: Path) -> email.message.Message:
+    name = f"wa_perfkit-{wa_perfkit.__version__}.dist-info/METADATA"
+    text = zipfile.ZipFile(wheel).read(name).decode("utf-8")
+    return email.parser.Parser().parsestr(text)
 
 
 @pytest.fixture(name="venv_python", scope="module")
@@ -51,8 +85,14 @@ def venv_python_fixture(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -
     _run(sys.executable, "-m", "venv", where / "venv", cwd=where)
     python = where / "venv" / "bin" / "python"
     _run(python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-         f"{wheel}[fastapi]", cwd=where)
+         f"{wheel}[redis,fastapi]", cwd=where)
     return python
+
+
+def _makefile_pythons() -> list[str]:
+    match = re.search(r"^PYTHONS \?= (.+)$", (ROOT / "Makefile").read_text(), re.MULTILINE)
+    assert match, "Makefile: no PYTHONS line"
+    return match.group(1).split()
 
 
 class TestWheel:
@@ -65,6 +105,62 @@ class TestWheel:
         assert "wa_perfkit/demo/runner.py" in names
         assert not [n for n in names if n.startswith(("tests/", "examples/", "benchmarks/"))]
         assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+        assert not [n for n in names if "/tests/" in n or n.split("/")[-1].startswith("test_")]
+
+    def test_license_in_wheel_and_sdist(self, wheel: Path, sdist: Path) -> None:
+        """The MIT licence text ships in both release files."""
+        license_text = (ROOT / "LICENSE").read_text(encoding="utf-8")
+        assert license_text.startswith("MIT License")
+        in_wheel = f"wa_perfkit-{wa_perfkit.__version__}.dist-info/licenses/LICENSE"
+        assert zipfile.ZipFile(wheel).read(in_wheel).decode() == license_text
+        with tarfile.open(sdist) as archive:
+            member = archive.extractfile(f"wa_perfkit-{wa_perfkit.__version__}/LICENSE")
+            assert member is not None and member.read().decode() == license_text
+
+    def test_sdist_contents(self, sdist: Path) -> None:
+        """The sdist can rebuild and test the project, and carries nothing local."""
+        with tarfile.open(sdist) as archive:
+            names = {n.split("/", 1)[1] for n in archive.getnames() if "/" in n}
+        for needed in ("pyproject.toml", "README.md", "CHANGELOG.md", "LICENSE",
+                       "src/wa_perfkit/__init__.py", "src/wa_perfkit/py.typed",
+                       "tests/conftest.py", "docs/index.md"):
+            assert needed in names, needed
+        local = (".venv", ".git/", "dist/", "__pycache__", ".mypy_cache", ".hypothesis")
+        assert not [n for n in names if n.startswith(local) or "__pycache__" in n]
+
+    def test_metadata(self, metadata: email.message.Message) -> None:
+        """Name, version, licence, Python range, URLs, user extras only, typed."""
+        assert metadata["Name"] == "wa-perfkit"
+        assert metadata["Version"] == wa_perfkit.__version__
+        assert metadata["License-Expression"] == "MIT"
+        assert metadata["License-File"] == "LICENSE"
+        assert metadata["Requires-Python"] == ">=3.10"
+        assert metadata["Description-Content-Type"] == "text/markdown"
+        assert set(metadata.get_all("Provides-Extra") or []) == USER_EXTRAS
+        urls = dict(u.split(", ", 1) for u in metadata.get_all("Project-URL") or [])
+        assert set(urls) == PROJECT_URLS
+        assert all(url.startswith("https://") for url in urls.values()), urls
+        assert "Typing :: Typed" in (metadata.get_all("Classifier") or [])
+
+    def test_python_classifiers_are_the_tested_pythons(
+        self, metadata: email.message.Message
+    ) -> None:
+        """Every "Python :: 3.X" the wheel claims is one that `make test` runs, and back."""
+        classifiers = metadata.get_all("Classifier") or []
+        claimed = sorted(
+            c.rsplit(" :: ", 1)[1] for c in classifiers
+            if re.fullmatch(r"Programming Language :: Python :: 3\.\d+", c)
+        )
+        assert claimed == sorted(_makefile_pythons()) == ["3.10", "3.11", "3.12", "3.13"]
+
+    def test_readme_renders_on_pypi(self, metadata: email.message.Message) -> None:
+        """The long description is the README, with install first and absolute links only."""
+        readme = metadata.get_payload()
+        assert isinstance(readme, str)
+        assert readme.strip() == (ROOT / "README.md").read_text(encoding="utf-8").strip()
+        relative = re.findall(r"\]\((?!https://|#)([^)]*)\)", readme)
+        assert not relative, f"relative links break on PyPI: {relative}"
+        assert readme.index("pip install") < readme.index("```python")
 
     def test_examples_quickstart_runs_from_the_wheel(
         self, venv_python: Path, tmp_path: Path
