@@ -20,7 +20,7 @@ from tests.services import delete_namespace
 PAGES_WITH_CODE = [page for page in PAGES if blocks(page)]
 
 #: Pages whose blocks are being rewritten into complete programs (emptied page by page).
-PENDING = {"docs/whatsapp.md"}
+PENDING: set[str] = set()
 
 
 def _param(page: Path) -> object:
