@@ -24,7 +24,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     # backends: the contract, its powers, the stores
     ("backends",),
     # the engine: how a miss is served (single-flight, lock, read-through)
-    ("_engine", "_readthrough", "_singleflight", "_lock"),
+    ("_engine",),
     # what users hold
     ("cache", "repository", "auth", "config", "testing"),
     # the domain toolkits built on them
@@ -89,22 +89,7 @@ def test_every_module_has_a_layer() -> None:
     assert all(layer_of(module) >= 0 for module in MODULES)
 
 
-#: Known violations, each an xfail that turns into a failure once fixed (xfail_strict).
-KNOWN_UPWARD = {"wa_perfkit._readthrough"}
-
-
-@pytest.mark.parametrize(
-    "module",
-    [
-        pytest.param(
-            module,
-            marks=pytest.mark.xfail(reason="the read-through engine still types against Cache"),
-        )
-        if module in KNOWN_UPWARD
-        else module
-        for module in sorted(MODULES)
-    ],
-)
+@pytest.mark.parametrize("module", sorted(MODULES))
 def test_imports_only_its_layer_and_below(module: str) -> None:
     """A module never imports a higher layer."""
     upward = sorted(
@@ -113,7 +98,6 @@ def test_imports_only_its_layer_and_below(module: str) -> None:
     assert upward == [], f"{module} (layer {layer_of(module)}) imports higher layers: {upward}"
 
 
-@pytest.mark.xfail(reason="cache -> _readthrough -> cache (TYPE_CHECKING): engine not yet split")
 def test_no_import_cycle() -> None:
     """No module reaches itself through imports (TYPE_CHECKING imports count)."""
     # Package __init__ files re-export their children: an edge parent -> child is expected,

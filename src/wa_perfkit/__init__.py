@@ -13,7 +13,7 @@ ones below it (a test walks every import to keep it so, and forbids cycles):
 | 6 edges | `integrations`, `fastapi`, `flask`, `cli`, `demo` | frameworks, command line, demo |
 | 5 toolkits | `whatsapp`, `pagination`, `sql` | the inbox domain |
 | 4 objects users hold | `cache`, `repository`, `auth`, `config`, `testing` | the API |
-| 3 engine | `_readthrough`, `_singleflight`, `_lock` | how a miss is served |
+| 3 engine | `_engine` (steps, drivers, read-through, single-flight, lock) | serving a miss |
 | 2 backends | `backends` (`base` declares the contract and every power) | storage |
 | 1 pure decisions | `keys`, `policy`, `serialization`, `metrics`, `observe` | no I/O |
 | 0 foundations | `errors`, `_log`, `_secret`, `_extras` | imported by all |
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from wa_perfkit._lock import RedisLock
+from wa_perfkit._engine.lock import RedisLock
 from wa_perfkit._secret import Secret
 from wa_perfkit._version import __version__
 from wa_perfkit.auth import CachedUser, JWTVerifier

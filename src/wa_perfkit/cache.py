@@ -17,7 +17,7 @@ Read path::
 Sync methods and their ``a``-prefixed async twins sit side by side; the
 decisions they share live in `wa_perfkit.policy` so the twins only differ in
 their I/O. The read-through engine (single-flight, stale refresh, locks) is
-`wa_perfkit._readthrough.ReadThrough`; this module is the storage side.
+`wa_perfkit._engine.readthrough.ReadThrough`; this module is the storage side.
 """
 
 from __future__ import annotations
@@ -30,9 +30,9 @@ from functools import partial
 from typing import Any, TypeVar
 
 from wa_perfkit import config
+from wa_perfkit._engine.readthrough import Plan, ReadThrough
+from wa_perfkit._engine.singleflight import ThreadFlight
 from wa_perfkit._log import RateLimitedWarning, logger
-from wa_perfkit._readthrough import ReadThrough
-from wa_perfkit._singleflight import ThreadFlight
 from wa_perfkit.backends.base import (
     MISS,
     Backend,
@@ -149,13 +149,8 @@ class Cache:
         if self.powers.peek is not None:  # tiered: L1 without I/O, then the guarded L2
             self.read = self._peek_then_read(self.powers.peek)
         self._leases = self.powers.leases
-        engine = self._engine = ReadThrough(self)
-        #: The read-through engines (`wa_perfkit._readthrough.ReadThrough`): read a full
-        #: key then resolve, or resolve what was already read.
-        self.load_through = engine.load_through
-        self.aload_through = engine.aload_through
-        self.resolve = engine.resolve
-        self.aresolve = engine.aresolve
+        # How a miss is served: the cache is the engine's storage side.
+        self._engine = ReadThrough(self)
 
     def __repr__(self) -> str:
         return f"Cache({self.backend!r}, namespace={self.namespace!r}, version={self.version!r})"
@@ -784,8 +779,8 @@ class Cache:
                 stale-while-revalidate, cache_none.
             tags: tags to index the entry under.
         """
-        policy = ttl if isinstance(ttl, Policy) else Policy(ttl)
-        return self.load_through(self.full_key(key), loader, policy, self._stats, tuple(tags))
+        plan = Plan(ttl if isinstance(ttl, Policy) else Policy(ttl), self._stats)
+        return self._engine.load_through(plan, self.full_key(key), loader, tuple(tags))
 
     async def aget_or_load(
         self,
@@ -798,10 +793,8 @@ class Cache:
         """
         Async twin of `get_or_load`; ``loader`` is an async callable.
         """
-        policy = ttl if isinstance(ttl, Policy) else Policy(ttl)
-        return await self.aload_through(
-            self.full_key(key), loader, policy, self._stats, tuple(tags)
-        )
+        plan = Plan(ttl if isinstance(ttl, Policy) else Policy(ttl), self._stats)
+        return await self._engine.aload_through(plan, self.full_key(key), loader, tuple(tags))
 
     # -- stats and lifecycle --------------------------------------------------
 

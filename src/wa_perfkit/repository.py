@@ -45,7 +45,8 @@ from typing import Any, Protocol, TypeVar, overload
 
 from typing_extensions import ParamSpec
 
-from wa_perfkit._lock import LockedFlight
+from wa_perfkit._engine.lock import LockedFlight
+from wa_perfkit._engine.readthrough import Plan
 from wa_perfkit._log import logger
 from wa_perfkit.backends.base import MISS
 from wa_perfkit.cache import Cache
@@ -137,6 +138,7 @@ class _Spec:
         self.tags = tuple(tags)
         self.name = name or f"{func.__module__}.{func.__qualname__}"
         self.stats = cache.new_stats(self.name)
+        self.plan = Plan(policy, self.stats, lock)
         self._key_template, self._key_name = key, name
         if key is None:
             _check_annotations(func, skip=1 if method else 0)
@@ -198,18 +200,17 @@ def _sync_core(spec: _Spec, builder: KeyBuilder) -> _Core:
     """
     Build ``core(func, args, kwargs)``: the whole call of a sync cached function.
     """
-    cache, policy, stats = spec.cache, spec.policy, spec.stats
-    read, resolve, count_hit, make_key = cache.read, cache.resolve, stats.count_hit, builder.make
-    if spec.lock is not None:  # cross-process single-flight: reached on a miss only
-        resolve = partial(cache.resolve, lock=spec.lock)
+    cache, plan, stats = spec.cache, spec.plan, spec.stats
+    read, count_hit, make_key = cache.read, stats.count_hit, builder.make
+    resolve = partial(cache._engine.resolve, plan)
     tags, name, debug = _tag_maker(spec, builder), stats.name, logger.isEnabledFor
 
-    if policy.stale_ttl:  # every read needs the freshness check of `resolve`
+    if plan.policy.stale_ttl:  # every read needs the freshness check of `resolve`
 
         def core_with_stale(func: Callable[..., Any], args: tuple[Any, ...], kwargs: Any) -> Any:
             key = make_key(args, kwargs)
             loader = partial(func, *args, **kwargs)
-            return resolve(key, read(key), loader, policy, stats, tags(args, kwargs))
+            return resolve(key, read(key), loader, tags(args, kwargs))
 
         return core_with_stale
 
@@ -222,7 +223,7 @@ def _sync_core(spec: _Spec, builder: KeyBuilder) -> _Core:
                 note(name, Outcome.HIT, key)
             return value
         loader = partial(func, *args, **kwargs)
-        return resolve(key, MISS, loader, policy, stats, tags(args, kwargs))
+        return resolve(key, MISS, loader, tags(args, kwargs))
 
     return core
 
@@ -231,16 +232,15 @@ def _async_core(spec: _Spec, builder: KeyBuilder) -> _Core:
     """
     Build ``core(func, args, kwargs)``, a coroutine function, for an async cached function.
     """
-    cache, policy, stats = spec.cache, spec.policy, spec.stats
-    aresolve, count_hit, make_key = cache.aresolve, stats.count_hit, builder.make
-    if spec.lock is not None:  # cross-process single-flight: reached on a miss only
-        aresolve = partial(cache.aresolve, lock=spec.lock)
+    cache, plan, stats = spec.cache, spec.plan, spec.stats
+    count_hit, make_key = stats.count_hit, builder.make
+    aresolve = partial(cache._engine.aresolve, plan)
     tags, name, debug = _tag_maker(spec, builder), stats.name, logger.isEnabledFor
     # A local backend's sync read never blocks: skip a coroutine per hit. Nor does the
     # L1 of a tiered backend (`Peekable`): only its misses await the L2.
     local = cache.powers.local
     local_read = cache.read if local else cache.powers.peek
-    aread, stale = cache.aread, bool(policy.stale_ttl)
+    aread, stale = cache.aread, bool(plan.policy.stale_ttl)
 
     async def core(func: Callable[..., Any], args: tuple[Any, ...], kwargs: Any) -> Any:
         key = make_key(args, kwargs)
@@ -253,7 +253,7 @@ def _async_core(spec: _Spec, builder: KeyBuilder) -> _Core:
                 note(name, Outcome.HIT, key)
             return value
         loader = partial(func, *args, **kwargs)
-        return await aresolve(key, value, loader, policy, stats, tags(args, kwargs))
+        return await aresolve(key, value, loader, tags(args, kwargs))
 
     return core
 

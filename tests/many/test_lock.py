@@ -7,11 +7,13 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from typing import Any
 
 import pytest
 import redis
 
-from wa_perfkit._lock import LockedFlight, RedisLock
+from wa_perfkit._engine.lock import LockedFlight, RedisLock
+from wa_perfkit._engine.steps import Flow, Read, run
 from wa_perfkit.backends.memory import MemoryBackend
 from wa_perfkit.backends.redis import RedisBackend
 from wa_perfkit.cache import Cache
@@ -44,10 +46,20 @@ class TestRedisLock:
     def test_dead_redis_degrades_to_a_plain_load(self, redis_server: object) -> None:
         """With Redis gone, the flight just loads: the lock never blocks a caller."""
         backend = RedisBackend(redis_server.url)  # type: ignore[attr-defined]
+        cache = Cache(backend, namespace="lock-degrades")
         redis_server.kill()  # type: ignore[attr-defined]
+
+        def check() -> Flow[Any]:
+            pytest.fail("no check")
+            yield Read("never")
+
+        def load() -> Flow[int]:
+            return 42
+            yield Read("never")
+
         try:
             flight = LockedFlight(backend, 5)
-            assert flight.run("k", lambda: pytest.fail("no check"), lambda: 42) == 42
+            assert run(flight.flow("k", check, load), cache) == 42
         finally:
             backend.close()
 

@@ -39,8 +39,8 @@ Nothing is written on any failure. A backend outage makes every read a miss
 and every write a no-op: requests degrade to verify + load, never to "let in".
 
 The miss flow is written once as a generator that yields the I/O it needs
-(httpx's ``auth_flow`` pattern); `_run` drives it for threads and `_arun`
-for asyncio.
+(httpx's ``auth_flow`` pattern), with the engine's steps; the engine's drivers
+run it for threads and for asyncio.
 """
 
 from __future__ import annotations
@@ -50,16 +50,18 @@ import inspect
 import math
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from functools import partial
 from logging import DEBUG
 from typing import Any, Generic, TypeVar, cast
 
 import jwt
 
-from wa_perfkit._lock import LockedFlight
+from wa_perfkit._engine.lock import LockedFlight
+from wa_perfkit._engine.singleflight import AsyncFlight, ThreadFlight
+from wa_perfkit._engine.steps import Call, Flow, Read, ReadMany, StoreCall, arun, run
 from wa_perfkit._log import RateLimitedWarning, logger
 from wa_perfkit._secret import Secret
-from wa_perfkit._singleflight import AsyncFlight, ThreadFlight
 from wa_perfkit.auth.fingerprint import Fingerprinter
 from wa_perfkit.auth.roles import RolesOf, check_roles, default_roles
 from wa_perfkit.auth.verifier import JWTVerifier
@@ -82,8 +84,6 @@ __all__ = ["CachedUser", "Claims", "Loader"]
 U = TypeVar("U")
 Claims = Mapping[str, Any]
 Loader = Callable[[dict[str, Any]], U | None] | Callable[[dict[str, Any]], Awaitable[U | None]]
-Op = tuple[Any, ...]
-Flow = Generator[Op, Any, U]
 
 _DEFAULT_REVOCATION_TTL = 86_400.0
 # How many checked entries are remembered before the memory is dropped (and rebuilt).
@@ -222,25 +222,24 @@ class CachedUser(Generic[U]):
             note(self._stats.name, Outcome.MISS, fp, time.perf_counter() - started)
 
     def _load_once(self, token: str, fp: str, key: str) -> U:
-        if self._lock is None:
-            return self._run(self._miss(token, fp))
-        return cast(U, self._lock.run(
-            key,
-            lambda: self._fresh(self._read(key), key, counted=False),
-            lambda: self._run(self._miss(token, fp)),
-        ))
+        return run(self._locked(token, fp, key), self.cache)
 
     async def _aload_once(self, token: str, fp: str, key: str) -> U:
+        return await arun(self._locked(token, fp, key), self.cache)
+
+    def _locked(self, token: str, fp: str, key: str) -> Flow[U]:
+        # The miss flow, under the cross-process lock when there is one.
         if self._lock is None:
-            return await self._arun(self._miss(token, fp))
+            return (yield from self._miss(token, fp))
+        user = yield from self._lock.flow(
+            key, lambda: self._check(key), lambda: self._miss(token, fp)
+        )
+        return cast(U, user)
 
-        async def check() -> Any:
-            entry = self._read(key) if self._local else await self.cache.aread(key)
-            return self._fresh(entry, key, counted=False)
-
-        return cast(U, await self._lock.arun(
-            key, check, lambda: self._arun(self._miss(token, fp))
-        ))
+    def _check(self, key: str) -> Flow[Any]:
+        # What a lock waiter accepts: a fresh entry stored meanwhile.
+        entry = yield Read(key)
+        return self._fresh(entry, key, counted=False)
 
     def _fingerprint(self, token: str) -> str:
         # Bounded before hashing: a megabyte of junk must not cost a megabyte of HMAC.
@@ -336,19 +335,21 @@ class CachedUser(Generic[U]):
         key = self._entries + fp
         # Re-read inside the flight: a request that missed just before another's
         # load finished must take its result, not load a second time.
-        entry = yield ("get", key)
+        entry = yield Read(key)
         if entry is not MISS:
             user = self._fresh(entry, key, counted=False)
             if user is not MISS:
                 return cast(U, user)
-        claims: dict[str, Any] = yield ("verify", token)
+        claims: dict[str, Any] = yield Call(
+            partial(self.verifier.verify, token), partial(self.verifier.averify, token)
+        )
         uid = self._user_id(claims)
         markers = [self._revoked_key(fp), self._generation_key(uid)]
         full = [self.cache.full_key(marker) for marker in markers]
-        before = yield ("read", markers)
+        before = yield ReadMany(markers)
         if self._revoked(before[0], full[0]):
             raise InvalidToken("token revoked")
-        user = yield ("load", claims)
+        user = yield Call(partial(self._load, claims), partial(self._aload, claims))
         if user is None:
             raise InvalidToken("no such user")
         exp = claims.get("exp")
@@ -362,64 +363,18 @@ class CachedUser(Generic[U]):
         entry = self._entry(key, now + ttl, user)
         if entry is None:
             return cast(U, user)
-        stored = yield ("write", key, entry, ttl, (self._user_tag(uid),))
+        stored = yield StoreCall("write", (key, entry, ttl, (self._user_tag(uid),)))
         if stored:
             if self._signed:
                 self._checked[key] = (entry["mac"], user, entry["exp"])
-            after = yield ("read", markers)
+            after = yield ReadMany(markers)
             generation = self._generation(before[1], full[1])
             revoked = self._revoked(after[0], full[0])
             if revoked or generation is None or self._generation(after[1], full[1]) != generation:
-                yield ("discard", key)
+                yield StoreCall("discard", (key,))
             if revoked:
                 raise InvalidToken("token revoked")
         return cast(U, user)
-
-    def _run(self, flow: Flow[U]) -> U:
-        result: Any = None
-        while True:
-            try:
-                op = flow.send(result)
-            except StopIteration as stop:
-                return cast(U, stop.value)
-            result = self._do(op)
-
-    async def _arun(self, flow: Flow[U]) -> U:
-        result: Any = None
-        while True:
-            try:
-                op = flow.send(result)
-            except StopIteration as stop:
-                return cast(U, stop.value)
-            result = await self._ado(op)
-
-    def _do(self, op: Op) -> Any:
-        kind = op[0]
-        if kind == "get":
-            return self._read(op[1])
-        if kind == "verify":
-            return self.verifier.verify(op[1])
-        if kind == "read":
-            return self.cache.get_many(op[1])
-        if kind == "load":
-            return self._load(op[1])
-        if kind == "write":
-            return self.cache.write(*op[1:])
-        return self.cache.discard(op[1])
-
-    async def _ado(self, op: Op) -> Any:
-        kind = op[0]
-        if kind == "get":
-            return self._read(op[1]) if self._local else await self.cache.aread(op[1])
-        if kind == "verify":
-            return await self.verifier.averify(op[1])
-        if kind == "read":
-            return await self.cache.aget_many(op[1])
-        if kind == "load":
-            return await self._aload(op[1])
-        if kind == "write":
-            return await self.cache.awrite(*op[1:])
-        return await self.cache.adiscard(op[1])
 
     def _load(self, claims: dict[str, Any]) -> Any:
         if self._async_loader:

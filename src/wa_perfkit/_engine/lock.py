@@ -30,13 +30,12 @@ loads, which is safe to get wrong once in a while — e.g. a load that outlives
 
 from __future__ import annotations
 
-import asyncio
 import random
 import secrets
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any, TypeVar
 
+from wa_perfkit._engine.steps import Flow, LockAdd, LockDelete, Sleep
 from wa_perfkit._log import logger
 from wa_perfkit.backends.base import MISS, LockStore
 from wa_perfkit.errors import BackendError
@@ -130,67 +129,35 @@ class LockedFlight:
         wait = delay / 2 + random.random() * delay / 2  # noqa: S311 (jitter, not security)
         return wait, min(delay * 2, self.max_delay)
 
-    def run(self, key: str, check: Callable[[], Any], load: Callable[[], T]) -> Any:
+    def flow(
+        self, key: str, check: Callable[[], Flow[Any]], load: Callable[[], Flow[T]]
+    ) -> Flow[Any]:
         """
         Return what ``check`` finds once someone stored it, or what ``load`` returns.
+
+        ``check`` and ``load`` make flows; this one runs them under the lock
+        of ``key`` and polls (with backoff) while another process holds it.
         """
-        lock = RedisLock(self.store, key + LOCK_SUFFIX, self.ttl)
+        lock_key, token = key + LOCK_SUFFIX, secrets.token_hex(16).encode()
         delay = self.first_delay
         while True:
             try:
-                acquired = lock.acquire()
+                acquired = yield LockAdd(self.store, lock_key, token, self.ttl)
             except BackendError:
-                return load()  # Redis is not usable: degrade to a per-process load
+                return (yield from load())  # Redis is not usable: degrade to a local load
             if acquired:
                 try:
-                    found = check()
-                    return load() if found is MISS else found
+                    found = yield from check()
+                    return (yield from load()) if found is MISS else found
                 finally:
-                    _release(lock)
-            found = check()
+                    try:
+                        yield LockDelete(self.store, lock_key, token)
+                    except BackendError:
+                        logger.debug(
+                            "wa_perfkit: lock release failed; it expires in %.1f s", self.ttl
+                        )
+            found = yield from check()
             if found is not MISS:
                 return found
             wait, delay = self._next(delay)
-            time.sleep(wait)
-
-    async def arun(
-        self,
-        key: str,
-        check: Callable[[], Awaitable[Any]],
-        load: Callable[[], Awaitable[T]],
-    ) -> Any:
-        """
-        Async twin of `run`.
-        """
-        lock = RedisLock(self.store, key + LOCK_SUFFIX, self.ttl)
-        delay = self.first_delay
-        while True:
-            try:
-                acquired = await lock.aacquire()
-            except BackendError:
-                return await load()
-            if acquired:
-                try:
-                    found = await check()
-                    return await load() if found is MISS else found
-                finally:
-                    await _arelease(lock)
-            found = await check()
-            if found is not MISS:
-                return found
-            wait, delay = self._next(delay)
-            await asyncio.sleep(wait)
-
-
-def _release(lock: RedisLock) -> None:
-    try:
-        lock.release()
-    except BackendError:
-        logger.debug("wa_perfkit: lock release failed; it expires in %.1f s", lock.ttl)
-
-
-async def _arelease(lock: RedisLock) -> None:
-    try:
-        await lock.arelease()
-    except BackendError:
-        logger.debug("wa_perfkit: lock release failed; it expires in %.1f s", lock.ttl)
+            yield Sleep(wait)

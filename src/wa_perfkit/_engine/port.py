@@ -1,0 +1,88 @@
+"""
+What the engine needs from a cache: the storage side, as a protocol.
+
+The engine types against `Store` only, never against `wa_perfkit.Cache`, so
+the cache depends on the engine and not the other way round. `Cache` is the
+one implementation: it namespaces keys, encodes values, guards the backend
+(a fault is a miss or a no-op, counted) and holds the leases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from wa_perfkit.backends.base import Powers
+from wa_perfkit.metrics import Stats
+
+__all__ = ["Store"]
+
+
+class Store(Protocol):
+    """
+    The storage operations a miss is served with; every fault is already handled.
+    """
+
+    name: str
+    powers: Powers
+    clock: Callable[[], float]
+
+    def full_key(self, key: str) -> str:
+        """The backend key of a key of this namespace."""
+
+    def read(self, full_key: str) -> Any:
+        """The stored value (decoded), or `MISS`."""
+
+    async def aread(self, full_key: str) -> Any:
+        """Async twin of `read`."""
+
+    def get_many(self, keys: Sequence[str]) -> list[Any]:
+        """Values of keys of this namespace, `MISS` where absent."""
+
+    async def aget_many(self, keys: Sequence[str]) -> list[Any]:
+        """Async twin of `get_many`."""
+
+    def report_corrupt(self, key: str, reason: str) -> None:
+        """Count and log an entry that could not be used."""
+
+    def lease(self, full_key: str, tags: tuple[str, ...], tag_ttl: float) -> Any:
+        """Lease ``full_key`` before loading it: ``(token, what it holds now or MISS)``."""
+
+    async def alease(self, full_key: str, tags: tuple[str, ...], tag_ttl: float) -> Any:
+        """Async twin of `lease`."""
+
+    def write_leased(
+        self, full_key: str, token: Any, value: Any, ttl: float,
+        tags: tuple[str, ...], stats: Stats | None,
+    ) -> bool:
+        """Store under a lease; False only if the lease was revoked."""
+
+    async def awrite_leased(
+        self, full_key: str, token: Any, value: Any, ttl: float,
+        tags: tuple[str, ...], stats: Stats | None,
+    ) -> bool:
+        """Async twin of `write_leased`."""
+
+    def release_lease(self, full_key: str, token: Any) -> bool:
+        """Give a lease up without storing; False only if it was revoked."""
+
+    async def arelease_lease(self, full_key: str, token: Any) -> bool:
+        """Async twin of `release_lease`."""
+
+    def write(
+        self, full_key: str, value: Any, ttl: float,
+        tags: tuple[str, ...] = (), stats: Stats | None = None,
+    ) -> bool:
+        """Store without a lease; True if stored."""
+
+    async def awrite(
+        self, full_key: str, value: Any, ttl: float,
+        tags: tuple[str, ...] = (), stats: Stats | None = None,
+    ) -> bool:
+        """Async twin of `write`."""
+
+    def discard(self, full_key: str, *, strict: bool = False) -> bool:
+        """Remove a full key; True if it existed."""
+
+    async def adiscard(self, full_key: str, *, strict: bool = False) -> bool:
+        """Async twin of `discard`."""
