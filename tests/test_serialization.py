@@ -4,6 +4,7 @@ Faithful round trips and corrupt entries, on memory and on real Redis.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 import enum
@@ -416,6 +417,25 @@ class TestRefusedValues:
         leader.join(5)
         follower.join(5)
         assert results == [value, value]
+
+    async def test_async_waiters_of_a_refused_load_get_the_value(self, any_cache: Cache) -> None:
+        """Every task sharing the load of a refused value gets it; none gets an exception."""
+        gate, started = asyncio.Event(), asyncio.Event()
+        value = Counter("ab")
+        calls = []
+
+        @ttl_repository(ttl=30, cache=any_cache)
+        async def load(key: str) -> Any:
+            calls.append(key)
+            started.set()
+            await gate.wait()
+            return value
+
+        tasks = [asyncio.ensure_future(load("k")) for _ in range(20)]
+        await started.wait()
+        gate.set()  # a task that comes late loads by itself: the same answer
+        assert await asyncio.gather(*tasks) == [value] * 20
+        assert load.stats().encode_errors == len(calls) >= 1
 
     def test_warned_once_per_function(
         self, any_cache: Cache, caplog: pytest.LogCaptureFixture
