@@ -171,10 +171,10 @@ value; absolute numbers depend on the machine's load, compare within a row):
 {costs}
 
 Reading it: on a skewed workload FIFO evicts hot keys as readily as cold ones;
-`MemoryBackend(eviction="lru")` recovers 2–4 points of hit ratio, exactly what
+`MemoryBackend(eviction="lru")` recovers 1.5–4 points of hit ratio, exactly what
 cachetools' `LRUCache` (the same policy) gets, while its reads stay lock-free
 (one `move_to_end` per hit). LFU does better again on this *static*
-distribution (6–9 points over LRU when `maxsize` is 1 % of the keys): when
+distribution (4–10 points over LRU when `maxsize` is 1 % of the keys): when
 popularity never changes, frequency is the right signal. It is not offered:
 an LFU read must count the access under a lock (as cachetools' `LFUCache`
 does), and it adapts slowly when popularity shifts (yesterday's hot
