@@ -64,6 +64,7 @@ MAX_PLAIN_LENGTH = 160
 #: Ints longer than this many digits are written in hex (``str(int)`` refuses
 #: more than 4,300 digits by default).
 _MAX_DECIMAL_DIGITS = 4000
+_DECIMAL_LIMIT = 10**_MAX_DECIMAL_DIGITS  # computed once: a per-call power costs 300 µs
 
 
 def digest(text: str) -> str:
@@ -99,9 +100,9 @@ def encode_argument(value: Any) -> str:
     """
     kind = type(value)
     if kind is str:
-        return _encode_str(value)
+        return f"s{len(value)}:{value}" if value.isascii() else _encode_str(value)
     if kind is int:
-        return _encode_int(value)
+        return f"i{value}" if -_DECIMAL_LIMIT < value < _DECIMAL_LIMIT else f"x{value:x}"
     if value is None:
         return "N"
     if kind is bool:
@@ -148,12 +149,6 @@ def _encode_str(value: str) -> str:
         text = value.encode("utf-8", "surrogatepass").hex()
         return f"w{len(text)}:{text}"
     return f"s{len(value)}:{value}"
-
-
-def _encode_int(value: int) -> str:
-    if -(10**_MAX_DECIMAL_DIGITS) < value < 10**_MAX_DECIMAL_DIGITS:
-        return f"i{value}"
-    return f"x{value:x}"
 
 
 def _type_name(kind: type) -> str:
