@@ -112,6 +112,13 @@ class TestPlantedEntries:
         entry["u"] = entry["u"].replace('"agent"', '"admin"')
         _plant(attacker, shared, key, entry)
         assert hcurrent.resolve(token)["roles"] == ["agent"]
+        # Another instance, which never checked the genuine entry, refuses the edit too.
+        other = CachedUser(
+            users.load, verifier=hcurrent.verifier, cache=shared, server_key=SERVER_KEY
+        )
+        loads = users.calls
+        assert other.resolve(token)["roles"] == ["agent"]
+        assert users.calls == loads + 1
 
     def test_an_entry_moved_to_another_key_is_a_miss(
         self, hcurrent: CachedUser[Any], shared: Cache, attacker: redis.Redis, users: Users

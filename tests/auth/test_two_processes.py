@@ -43,7 +43,8 @@ def fixture_instances(
 ) -> Iterator[tuple[httpx.Client, httpx.Client]]:
     started = [_start(redis_url, namespace) for _ in range(2)]
     try:
-        deadline = time.monotonic() + 20
+        # Liveness only: importing FastAPI and uvicorn on a loaded 2-CPU host took > 20 s.
+        deadline = time.monotonic() + 90
         for _, base in started:
             _wait(base, deadline)
         with httpx.Client(base_url=started[0][1]) as a, httpx.Client(base_url=started[1][1]) as b:
