@@ -1,5 +1,5 @@
 """
-Markdown for ``benchmarks/run.py``: the tables, the targets of issue 3, the document merge.
+Markdown for ``benchmarks/run.py``: the tables, the cache-core targets, the document merge.
 
 ``--write`` replaces only the "Cache core" section of the document, so the
 sections other benchmarks write (authentication, Postgres, many instances)
@@ -19,7 +19,7 @@ from _peers import SKIPPED
 from _stampede import StampedeRow
 from _timing import ROW_BYTES, fmt, ratio, table
 
-SECTION = "## Cache core (issue 3)"
+SECTION = "## Cache core"
 PLACEHOLDERS = ("## Authentication", "## Postgres", "## Many instances")
 SYNC_BASE, ASYNC_BASE = "cachetools.cached(TTLCache, lock)", "async-lru alru_cache(ttl)"
 OURS = "wa_perfkit ttl_repository"
@@ -116,7 +116,7 @@ def targets_table(
     stampede_rows: list[StampedeRow],
 ) -> str:
     """
-    Render issue 3's targets against what this run measured.
+    Render the cache-core targets against what this run measured.
     """
     nan = float("nan")
     out = []
@@ -153,7 +153,7 @@ def targets_table(
                         f"{walls[0]:.2f}x / {walls[-1]:.2f}x", _check(walls[0] <= 1.2)))
             out.append((f"{what}: errors, pool errors, absorbed faults", "0", str(errors),
                         _check(errors == 0)))
-    return table(["target (issue 3)", "goal", "this run", "met"], out)
+    return table(["target", "goal", "this run", "met"], out)
 
 
 PEER_DISTS = ("wa-perfkit", "cachetools", "async-lru", "cashews", "aiocache", "dogpile.cache",

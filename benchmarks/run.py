@@ -1,5 +1,5 @@
 """
-Cache core benchmarks (issue 3): wa_perfkit against its peers, side by side in one run.
+Cache core benchmarks: wa_perfkit against its peers, side by side in one run.
 
     python benchmarks/run.py                       # print the markdown
     python benchmarks/run.py --write docs/benchmarks.md

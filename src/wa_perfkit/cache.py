@@ -5,19 +5,21 @@ A cache puts a backend behind a namespace and a version, encodes values for
 byte backends, turns every backend fault and every corrupt entry into a
 miss, deduplicates concurrent loads, and counts what happens.
 
-Read path::
+Read path:
 
-    full key = namespace:version:key
-    backend.get ──▶ MISS ─────────────────────────────┐
-         │                                            ▼
-         ├─ BackendError ──▶ count, miss ──▶ single-flight: loader() ──▶ store (errors counted)
-         ├─ bytes ─▶ decode ─ SerializationError ─▶ count, miss
-         └─ value ─▶ policy.from_store ─▶ fresh: hit / stale: serve + one refresh
+```text
+full key = namespace:version:key
+backend.get ──▶ MISS ─────────────────────────────┐
+     │                                            ▼
+     ├─ BackendError ──▶ count, miss ──▶ single-flight: loader() ──▶ store (errors counted)
+     ├─ bytes ─▶ decode ─ SerializationError ─▶ count, miss
+     └─ value ─▶ policy.from_store ─▶ fresh: hit / stale: serve + one refresh
+```
 
 Sync methods and their ``a``-prefixed async twins sit side by side; the
 decisions they share live in `wa_perfkit.policy` so the twins only differ in
 their I/O. The read-through engine (single-flight, stale refresh, locks) is
-`wa_perfkit._engine.readthrough.ReadThrough`; this module is the storage side.
+internal; this module is the storage side.
 """
 
 from __future__ import annotations

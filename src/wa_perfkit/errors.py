@@ -2,28 +2,30 @@
 The one exception tree of wa_perfkit.
 
 Everything the library raises on purpose derives from `WaPerfkitError`, so
-``except WaPerfkitError`` catches all of it and nothing else::
+``except WaPerfkitError`` catches all of it and nothing else:
 
-    WaPerfkitError
-    ├── ConfigurationError          bad arguments at construction/decoration time
-    │   ├── KeyTemplateError        a key or tag template names an unknown argument
-    │   └── MissingExtra            an optional dependency is not installed (also an ImportError)
-    ├── BackendError                a cache backend failed (wraps the driver error)
-    │   └── BackendUnavailable      the circuit breaker is open; the call was not tried
-    ├── SerializationError          a value cannot be encoded, or an entry cannot be decoded
-    ├── AuthError                   base of everything the auth layer refuses
-    │   ├── InvalidToken            missing, malformed, expired, wrong signature... (401)
-    │   ├── Forbidden               authenticated but lacking a role/permission (403)
-    │   └── UserLoaderError         the user loader itself failed (503)
-    │       └── KeySetUnavailable   no JWKS key set could ever be fetched (503)
-    ├── PaginationError
-    │   └── InvalidCursor           a cursor was tampered with, truncated or foreign (400)
-    ├── WebhookError
-    │   ├── InvalidSignature        X-Hub-Signature-256 missing or wrong (401)
-    │   ├── InvalidPayload          the webhook body is not what Meta sends (400)
-    │   │   └── PayloadTooLarge     the body exceeds the configured limit (413)
-    │   └── HandshakeRefused        the hub.challenge verification GET is refused (403)
-    └── SQLToolkitError             migrations / EXPLAIN against a database failed
+```text
+WaPerfkitError
+├── ConfigurationError          bad arguments at construction/decoration time
+│   ├── KeyTemplateError        a key or tag template names an unknown argument
+│   └── MissingExtra            an optional dependency is not installed (also an ImportError)
+├── BackendError                a cache backend failed (wraps the driver error)
+│   └── BackendUnavailable      the circuit breaker is open; the call was not tried
+├── SerializationError          a value cannot be encoded, or an entry cannot be decoded
+├── AuthError                   base of everything the auth layer refuses
+│   ├── InvalidToken            missing, malformed, expired, wrong signature... (401)
+│   ├── Forbidden               authenticated but lacking a role/permission (403)
+│   └── UserLoaderError         the user loader itself failed (503)
+│       └── KeySetUnavailable   no JWKS key set could ever be fetched (503)
+├── PaginationError
+│   └── InvalidCursor           a cursor was tampered with, truncated or foreign (400)
+├── WebhookError
+│   ├── InvalidSignature        X-Hub-Signature-256 missing or wrong (401)
+│   ├── InvalidPayload          the webhook body is not what Meta sends (400)
+│   │   └── PayloadTooLarge     the body exceeds the configured limit (413)
+│   └── HandshakeRefused        the hub.challenge verification GET is refused (403)
+└── SQLToolkitError             migrations / EXPLAIN against a database failed
+```
 
 The core never speaks HTTP: the integrations map these errors to status codes.
 Backend and serialization errors never reach callers of the cache itself: a

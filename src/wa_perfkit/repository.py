@@ -1,15 +1,15 @@
 """
 `ttl_repository`: cache a repository function's results, keyed by its arguments.
 
-::
+```text
+@ttl_repository(ttl=60, cache=cache, tags=["account:{account_id}"])
+async def get_conversation(account_id: str, conversation_id: str) -> dict | None: ...
 
-    @ttl_repository(ttl=60, cache=cache, tags=["account:{account_id}"])
-    async def get_conversation(account_id: str, conversation_id: str) -> dict | None: ...
-
-    await get_conversation("a1", "c1")              # miss: runs the function, stores
-    await get_conversation("a1", "c1")              # hit: one backend read, no call
-    await get_conversation.invalidate("a1", "c1")   # same arguments as the call
-    await cache.ainvalidate_tags("account:a1")      # every entry tagged for a1
+await get_conversation("a1", "c1")              # miss: runs the function, stores
+await get_conversation("a1", "c1")              # hit: one backend read, no call
+await get_conversation.invalidate("a1", "c1")   # same arguments as the call
+await cache.ainvalidate_tags("account:a1")      # every entry tagged for a1
+```
 
 Everything is decided at decoration time — key builder, read function,
 policy, which wrapper — so a hit runs: build the key, read, count, return.

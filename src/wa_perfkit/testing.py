@@ -3,14 +3,14 @@ Helpers for testing code that uses wa_perfkit: a hand-moved clock, a
 backend wrapper that counts calls, and the backend contract suite
 (`BackendContract`) to run against your own backend.
 
-::
-
-    clock = FakeClock()
-    backend = CountingBackend(MemoryBackend(timer=clock))
-    cache = Cache(backend, namespace="test", clock=clock)
-    ...
-    clock.advance(61)                       # expire without sleeping
-    assert backend.calls["get"] == 2        # one backend read per call
+```python
+clock = FakeClock()
+backend = CountingBackend(MemoryBackend(timer=clock))
+cache = Cache(backend, namespace="test", clock=clock)
+...
+clock.advance(61)                       # expire without sleeping
+assert backend.calls["get"] == 2        # one backend read per call
+```
 """
 
 from __future__ import annotations
@@ -107,18 +107,18 @@ class BackendContract:
     the backend has them. The async tests need an asyncio plugin for pytest
     (pytest-asyncio with ``asyncio_mode = "auto"``).
 
-    ::
+    ```python
+    class TestMyBackend(BackendContract):
+        @pytest.fixture(name="backend")
+        def fixture_backend(self) -> Iterator[MyBackend]:
+            backend = MyBackend(URL)
+            yield backend
+            backend.close()
 
-        class TestMyBackend(BackendContract):
-            @pytest.fixture(name="backend")
-            def fixture_backend(self) -> Iterator[MyBackend]:
-                backend = MyBackend(URL)
-                yield backend
-                backend.close()
-
-            @pytest.fixture(name="peer")
-            def fixture_peer(self) -> Iterator[MyBackend]:
-                ...
+        @pytest.fixture(name="peer")
+        def fixture_peer(self) -> Iterator[MyBackend]:
+            ...
+    ```
 
     Every key the suite writes starts with a fresh random prefix and lives at
     most 30 seconds, so the suite can run against a shared server.

@@ -10,12 +10,14 @@ A cross-process lock on one Redis key, and the single-flight built on it.
 
 `LockedFlight` makes "run this loader once across processes" out of it. It
 runs only on a miss, after the per-process single-flight, so one caller per
-process takes part::
+process takes part:
 
-    try acquire ─ got it ─▶ re-check the cache ─ hit ─▶ done (someone just stored it)
-        │                         └─ miss ─▶ load, store ─▶ release
-        └─ held elsewhere ─▶ re-check the cache ─ hit ─▶ done
-                                  └─ miss ─▶ sleep (5 ms doubling to 50 ms, jittered), retry
+```text
+try acquire ─ got it ─▶ re-check the cache ─ hit ─▶ done (someone just stored it)
+    │                         └─ miss ─▶ load, store ─▶ release
+    └─ held elsewhere ─▶ re-check the cache ─ hit ─▶ done
+                              └─ miss ─▶ sleep (5 ms doubling to 50 ms, jittered), retry
+```
 
 Waiters poll with a capped, jittered backoff: for a 200 ms load that is
 about six cheap ``GET`` + ``SET NX`` pairs per waiting process, not a busy

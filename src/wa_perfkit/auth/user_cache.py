@@ -1,18 +1,20 @@
 """
 `CachedUser`: token -> verified claims -> user, through the cache.
 
-The hit path is one backend read and no cryptography beyond one HMAC::
+The hit path is one backend read and no cryptography beyond one HMAC:
 
-    token ─▶ HMAC(server key) = fp ─▶ GET {ns}:{v}:{prefix}:u:{fp}
-       hit, entry.exp > now ─▶ user                    (no verify, no loader)
-       miss ─▶ single-flight per fp ─▶ the miss flow below
+```text
+token ─▶ HMAC(server key) = fp ─▶ GET {ns}:{v}:{prefix}:u:{fp}
+   hit, entry.exp > now ─▶ user                    (no verify, no loader)
+   miss ─▶ single-flight per fp ─▶ the miss flow below
 
-    miss flow: GET again (a load may just have finished)
-               ─▶ verify (signature, aud, iss, exp, nbf)
-               ─▶ MGET revoked:{fp}, gen:{user}     revoked ─▶ 401
-               ─▶ loader(claims)                    raises ─▶ 503, None ─▶ 401
-               ─▶ SET u:{fp} {exp, user} ttl=min(ttl, exp - now), tagged user:{id}
-               ─▶ MGET revoked:{fp}, gen:{user}     changed ─▶ drop the entry again
+miss flow: GET again (a load may just have finished)
+           ─▶ verify (signature, aud, iss, exp, nbf)
+           ─▶ MGET revoked:{fp}, gen:{user}     revoked ─▶ 401
+           ─▶ loader(claims)                    raises ─▶ 503, None ─▶ 401
+           ─▶ SET u:{fp} {exp, user} ttl=min(ttl, exp - now), tagged user:{id}
+           ─▶ MGET revoked:{fp}, gen:{user}     changed ─▶ drop the entry again
+```
 
 Why the second read: `revoke` writes its marker *then* deletes the entry, and
 `invalidate_user` bumps the generation *then* deletes the tagged entries. A

@@ -1,12 +1,14 @@
 """
 `JWTVerifier`: check a JWT's signature and claims with PyJWT, algorithms pinned.
 
-Order of checks, cheapest first, so junk costs almost nothing::
+Order of checks, cheapest first, so junk costs almost nothing:
 
-    length <= max_token_bytes ─▶ shape b64url.b64url.b64url ─▶ header: alg allowed?
-      ├─ HS256/384/512 ─▶ the shared secret (only if one is configured)
-      └─ RS*/ES*/EdDSA ─▶ JWKS key by kid, pinned to its own alg (never the header's)
-    ─▶ PyJWT: signature, aud, iss, required claims ─▶ exp / nbf against our clock
+```text
+length <= max_token_bytes ─▶ shape b64url.b64url.b64url ─▶ header: alg allowed?
+  ├─ HS256/384/512 ─▶ the shared secret (only if one is configured)
+  └─ RS*/ES*/EdDSA ─▶ JWKS key by kid, pinned to its own alg (never the header's)
+─▶ PyJWT: signature, aud, iss, required claims ─▶ exp / nbf against our clock
+```
 
 Algorithm confusion cannot happen: an HS token is only ever checked against
 the configured secret (never a public key), an asymmetric token only against

@@ -13,10 +13,12 @@ messages for keys without a namespace. Classic ``PUBLISH``/``SUBSCRIBE`` only:
 Redis 6+, Valkey and Redis Cluster (which broadcasts them to every node) all
 have it.
 
-Messages are small JSON objects that carry keys, never values::
+Messages are small JSON objects that carry keys, never values:
 
-    {"s": "<sender id>", "k": ["inbox:1:conv:c1", ...]}   drop these keys
-    {"s": "<sender id>", "p": "inbox:1:"}                  drop this prefix (Cache.clear)
+```text
+{"s": "<sender id>", "k": ["inbox:1:conv:c1", ...]}   drop these keys
+{"s": "<sender id>", "p": "inbox:1:"}                  drop this prefix (Cache.clear)
+```
 
 A backend ignores its own messages: it already changed its own L1. A plain
 `RedisBackend` publishes the same messages when it writes or deletes (under

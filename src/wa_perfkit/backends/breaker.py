@@ -1,11 +1,11 @@
 """
 A circuit breaker that stops a dead backend from costing a timeout per call.
 
-::
-
-    closed ──N consecutive failures──▶ open ──reset_timeout elapsed──▶ half-open
-      ▲                                  ▲                                 │
-      └──────────── probe succeeds ──────┼──────── probe fails ────────────┘
+```text
+closed ──N consecutive failures──▶ open ──reset_timeout elapsed──▶ half-open
+  ▲                                  ▲                                 │
+  └──────────── probe succeeds ──────┼──────── probe fails ────────────┘
+```
 
 While open, `allow` answers False at the cost of one clock read, and the
 cache goes straight to the loader (or the L1 of a tiered backend). After

@@ -1,28 +1,28 @@
 """
 `TieredBackend`: an in-process L1 in front of Redis, kept coherent by pub/sub.
 
-::
+```text
+get(key)                                   set(key, value, ttl)
+  │                                          │
+  ├─ L1 hit ──────────────▶ value            ├─ encode ─▶ L2 SET PX ── fails ─▶ BackendError
+  │  (decoded object: no I/O, no decode)     │                                  (L1 dropped)
+  ▼                                          ├─ L1 set, ttl ≤ l1_ttl (if bus up)
+  ticket = bus.ticket(key)                   └─ PUBLISH {"k": [key]} ─▶ other L1s drop key
+  L2 GET + PTTL (one round trip)
+  ├─ fault / breaker open ─▶ BackendError ─▶ Cache: miss ─▶ loader
+  ├─ nil ─▶ MISS
+  └─ bytes ─▶ decode ─▶ L1 set for min(l1_ttl, PTTL)
+                        only if the ticket still holds
+                        (no message for key, no flush since)
 
-    get(key)                                   set(key, value, ttl)
-      │                                          │
-      ├─ L1 hit ──────────────▶ value            ├─ encode ─▶ L2 SET PX ── fails ─▶ BackendError
-      │  (decoded object: no I/O, no decode)     │                                  (L1 dropped)
-      ▼                                          ├─ L1 set, ttl ≤ l1_ttl (if bus up)
-      ticket = bus.ticket(key)                   └─ PUBLISH {"k": [key]} ─▶ other L1s drop key
-      L2 GET + PTTL (one round trip)
-      ├─ fault / breaker open ─▶ BackendError ─▶ Cache: miss ─▶ loader
-      ├─ nil ─▶ MISS
-      └─ bytes ─▶ decode ─▶ L1 set for min(l1_ttl, PTTL)
-                            only if the ticket still holds
-                            (no message for key, no flush since)
+delete / delete_many / clear_prefix / tag invalidation
+  L2 DEL ─▶ L1 drop (always, even if L2 failed) ─▶ PUBLISH keys or prefix
 
-    delete / delete_many / clear_prefix / tag invalidation
-      L2 DEL ─▶ L1 drop (always, even if L2 failed) ─▶ PUBLISH keys or prefix
-
-    invalidation bus (one listener thread, see `wa_perfkit.backends._bus`)
-      message from another instance ─▶ drop keys from L1, void their tickets
-      connection lost / no PONG for 1.5 s ─▶ flush L1, no L1 fills until resubscribed
-      resubscribed ─▶ flush L1 again (messages may have been missed)
+invalidation bus (one listener thread)
+  message from another instance ─▶ drop keys from L1, void their tickets
+  connection lost / no PONG for 1.5 s ─▶ flush L1, no L1 fills until resubscribed
+  resubscribed ─▶ flush L1 again (messages may have been missed)
+```
 
 Failure modes and their bounds:
 

@@ -1,16 +1,18 @@
 """
 The demo's inbox API: six routes of a WhatsApp inbox, on FastAPI, over an `InboxStore`.
 
-What each route costs in database round trips, without and with the cache::
+What each route costs in database round trips, without and with the cache:
 
-    route                        queries (caching off)          with the cache (hit)
-    /auth/me                     user + roles             = 2   0
-    /accounts                    user + roles + accounts  = 3   0
-    /admin/users                 user + roles + listing   = 3   1 (listing not cached)
-    /conversations               user + roles + page      = 3   1 (pages not cached)
-    /messages/{conversation_id}  user + roles + conv x2
-                                 + page                   = 5   1
-    /bot/profile                 user + roles + profile   = 3   0
+```text
+route                        queries (caching off)          with the cache (hit)
+/auth/me                     user + roles             = 2   0
+/accounts                    user + roles + accounts  = 3   0
+/admin/users                 user + roles + listing   = 3   1 (listing not cached)
+/conversations               user + roles + page      = 3   1 (pages not cached)
+/messages/{conversation_id}  user + roles + conv x2
+                             + page                   = 5   1
+/bot/profile                 user + roles + profile   = 3   0
+```
 
 The user comes from `cached_user` (a hit costs no signature check and no
 query); conversation by id, accounts and bot profile from `ttl_repository`;

@@ -1,16 +1,16 @@
 """
 The demo run: the same inbox app with caching off, then on, under the same load.
 
-::
-
-    --redis / --dsn given? ─▶ connect once first: a bad URL, an unreachable
-                              server or a missing driver stops here (`DemoSetupError`)
-    sample data ─▶ store (memory + simulated round trip, or Postgres in a
-                   schema of its own, dropped at the end)
-    phase "before": app without cache ─▶ 1 warm-up request per route
-                    ─▶ the measured requests
-    phase "after":  app on a memory (or Redis) cache ─▶ every distinct request
-                    once (the misses that fill the cache) ─▶ the same measured requests
+```text
+--redis / --dsn given? ─▶ connect once first: a bad URL, an unreachable
+                          server or a missing driver stops here (`DemoSetupError`)
+sample data ─▶ store (memory + simulated round trip, or Postgres in a
+               schema of its own, dropped at the end)
+phase "before": app without cache ─▶ 1 warm-up request per route
+                ─▶ the measured requests
+phase "after":  app on a memory (or Redis) cache ─▶ every distinct request
+                once (the misses that fill the cache) ─▶ the same measured requests
+```
 
 Both phases send the same requests (same users, tokens, conversations,
 cursors) in the same order through the same number of workers. Every figure

@@ -4,15 +4,17 @@ Every refusal of the web integrations as one framework-free table: status, body,
 The FastAPI and Flask adapters (auth and webhook alike) turn a library error
 into an HTTP answer through `error_response` and nothing else, so both
 frameworks answer the same status, the same JSON body ``{"detail": ...}`` and
-the same headers for the same error::
+the same headers for the same error:
 
-    InvalidToken      401  WWW-Authenticate: Bearer error="invalid_token"
-    Forbidden         403  WWW-Authenticate: Bearer error="insufficient_scope"
-    other AuthError   503  Retry-After: 1         (user store or JWKS unavailable)
-    InvalidSignature  401                         (webhook)
-    PayloadTooLarge   413
-    HandshakeRefused  403
-    InvalidPayload    400  (also a malformed Content-Length)
+```text
+InvalidToken      401  WWW-Authenticate: Bearer error="invalid_token"
+Forbidden         403  WWW-Authenticate: Bearer error="insufficient_scope"
+other AuthError   503  Retry-After: 1         (user store or JWKS unavailable)
+InvalidSignature  401                         (webhook)
+PayloadTooLarge   413
+HandshakeRefused  403
+InvalidPayload    400  (also a malformed Content-Length)
+```
 
 Details are short and secret-free: never a token, a body, a secret or a key.
 Webhook refusals are logged at WARNING (a misconfigured app secret shows up

@@ -1,15 +1,17 @@
 """
 Pure ASGI middleware: ``Server-Timing`` and per-route latency for FastAPI and Starlette.
 
-::
-
-    app.add_middleware(ServerTimingMiddleware, metrics=CacheCollector([cache]))
+```python
+app.add_middleware(ServerTimingMiddleware, metrics=CacheCollector([cache]))
+```
 
 It opens a `wa_perfkit.observe` trace for each HTTP request, so every cache
 outcome of the request (hit, stale, miss, loader error) and the loader time
-land in a ``Server-Timing`` header added to the response start::
+land in a ``Server-Timing`` header added to the response start:
 
-    Server-Timing: cache;desc="miss", db;dur=12.3, app;dur=13.0
+```text
+Server-Timing: cache;desc="miss", db;dur=12.3, app;dur=13.0
+```
 
 The header carries outcomes and durations only: never a key, a token or a
 value. A plain ASGI callable rather than ``BaseHTTPMiddleware``, so

@@ -1,14 +1,14 @@
 """
 Prometheus metrics for caches and routes (extra ``prometheus``).
 
-::
+```python
+from prometheus_client import CollectorRegistry
+from wa_perfkit.integrations.prometheus import CacheCollector
 
-    from prometheus_client import CollectorRegistry
-    from wa_perfkit.integrations.prometheus import CacheCollector
-
-    metrics = CacheCollector([cache])                  # into the default REGISTRY
-    metrics = CacheCollector([cache], registry=CollectorRegistry())  # or your own
-    app.add_middleware(ServerTimingMiddleware, metrics=metrics)      # per-route latency
+metrics = CacheCollector([cache])                  # into the default REGISTRY
+metrics = CacheCollector([cache], registry=CollectorRegistry())  # or your own
+app.add_middleware(ServerTimingMiddleware, metrics=metrics)      # per-route latency
+```
 
 Nothing happens at import: a registry only learns of wa_perfkit when you
 build a collector, so two apps in one process (or one test suite) never
@@ -22,14 +22,16 @@ each HTTP request (fed by the web integrations). Labels are cache names,
 function names and route templates — developer-chosen, bounded sets; never
 a key, a token, a user id or a raw path.
 
-Exported families (``cache`` and ``function`` labels unless noted)::
+Exported families (``cache`` and ``function`` labels unless noted):
 
-    wa_perfkit_cache_{hits,misses,stale_hits,loads,load_errors}_total
-    wa_perfkit_cache_{backend_errors,decode_errors,encode_errors}_total
-    wa_perfkit_cache_load_time_seconds_total        summed loader time
-    wa_perfkit_cache_load_duration_seconds          histogram: wait per miss
-    wa_perfkit_cache_breaker_state{cache,state}     1 for the current state
-    wa_perfkit_http_request_duration_seconds{route,method,status}   histogram
+```text
+wa_perfkit_cache_{hits,misses,stale_hits,loads,load_errors}_total
+wa_perfkit_cache_{backend_errors,decode_errors,encode_errors}_total
+wa_perfkit_cache_load_time_seconds_total        summed loader time
+wa_perfkit_cache_load_duration_seconds          histogram: wait per miss
+wa_perfkit_cache_breaker_state{cache,state}     1 for the current state
+wa_perfkit_http_request_duration_seconds{route,method,status}   histogram
+```
 """
 
 from __future__ import annotations

@@ -2,9 +2,11 @@
 Opaque, tamper-evident pagination cursors.
 
 A cursor is the position of one row in a keyset order, handed to a client
-and handed back. It is URL-safe base64 (no padding) of::
+and handed back. It is URL-safe base64 (no padding) of:
 
-    version (1 byte) | HMAC-SHA256 (32 bytes) | compact JSON payload
+```text
+version (1 byte) | HMAC-SHA256 (32 bytes) | compact JSON payload
+```
 
 The MAC covers the version byte and the payload under a server key, and is
 checked with `hmac.compare_digest` before the payload is parsed, so a client

@@ -4,11 +4,13 @@ Keyset pagination over ``(sort column, id)``, for asyncpg and psycopg.
 The seed's cursor query was ``WHERE updated_at < $cursor ORDER BY updated_at
 DESC``: every row sharing the boundary timestamp with the last row of a page,
 but not on that page, is skipped forever. The fix is a total order: sort by
-``(updated_at, id)`` and compare the pair as a row value::
+``(updated_at, id)`` and compare the pair as a row value:
 
-    WHERE account_id = $1 AND (updated_at, id) < ($2, $3)
-    ORDER BY updated_at DESC, id DESC
-    LIMIT $4
+```text
+WHERE account_id = $1 AND (updated_at, id) < ($2, $3)
+ORDER BY updated_at DESC, id DESC
+LIMIT $4
+```
 
 which the index ``(account_id, updated_at DESC, id DESC)`` (migration 0001)
 serves as a single range scan at any depth, unlike ``OFFSET``, which reads and

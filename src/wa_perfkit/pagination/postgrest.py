@@ -2,18 +2,22 @@
 The same keyset pages through PostgREST: supabase-py's query builder.
 
 PostgREST has no row-value comparison, so ``(updated_at, id) < (X, Y)`` is
-spelled out as its logical equivalent::
+spelled out as its logical equivalent:
 
-    or=(updated_at.lt."X",and(updated_at.eq."X",id.lt."Y"))
+```text
+or=(updated_at.lt."X",and(updated_at.eq."X",id.lt."Y"))
+```
 
 Values are always double-quoted, because timestamps contain ``:`` and ``.``,
 which PostgREST otherwise reads as syntax; ``"`` and ``\\`` inside a value are
 backslash-escaped. supabase-py URL-encodes the whole parameter (``+`` of a
-UTC offset included)::
+UTC offset included):
 
-    q = postgrest_query(paginator, cursor, scope=account_id)
-    rows = q.apply(supabase.table("conversations").select("*")).execute().data
-    page = paginator.page(rows, q.keyset_query)
+```python
+q = postgrest_query(paginator, cursor, scope=account_id)
+rows = q.apply(supabase.table("conversations").select("*")).execute().data
+page = paginator.page(rows, q.keyset_query)
+```
 
 PostgREST returns JSON, so the row values (and the cursors made from them)
 are strings; they go back into the filter verbatim.

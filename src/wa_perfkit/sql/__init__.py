@@ -2,16 +2,18 @@
 The Postgres toolkit: inbox schema, performance migrations, EXPLAIN checks.
 
 Everything here works from a DSN with psycopg 3 (the ``postgres`` extra),
-imported lazily, so ``import wa_perfkit.sql`` costs nothing without it::
+imported lazily, so ``import wa_perfkit.sql`` costs nothing without it:
 
-    from wa_perfkit import sql
+```python
+from wa_perfkit import sql
 
-    with sql.connect(dsn) as conn:          # autocommit: CONCURRENTLY needs it
-        report = sql.apply_migrations(conn)  # idempotent; repairs INVALID indexes
-        for item in sql.migration_status(conn):
-            print(item.migration.label, item.state.value, item.detail)
-        for result in sql.explain_hot_queries(conn):
-            print(result.query.name, result.verdict, result.execution_ms)
+with sql.connect(dsn) as conn:          # autocommit: CONCURRENTLY needs it
+    report = sql.apply_migrations(conn)  # idempotent; repairs INVALID indexes
+    for item in sql.migration_status(conn):
+        print(item.migration.label, item.state.value, item.detail)
+    for result in sql.explain_hot_queries(conn):
+        print(result.query.name, result.verdict, result.execution_ms)
+```
 
 The same operations are the ``wa-perfkit sql`` command (see `ExitCode`).
 """

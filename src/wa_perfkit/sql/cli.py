@@ -1,14 +1,14 @@
 """
 ``wa-perfkit sql``: print, apply, check and explain the migrations.
 
-::
-
-    wa-perfkit sql show [--schema | --migration N]
-    wa-perfkit sql apply   [--dsn DSN] [--with-schema] [--lock-wait S]
-                           [--lock-timeout S] [--lock-retries N]
-    wa-perfkit sql status  [--dsn DSN]
-    wa-perfkit sql explain [--dsn DSN] [--plan] [--require-index]
-    wa-perfkit sql refresh [--dsn DSN] [--blocking]
+```text
+wa-perfkit sql show [--schema | --migration N]
+wa-perfkit sql apply   [--dsn DSN] [--with-schema] [--lock-wait S]
+                       [--lock-timeout S] [--lock-retries N]
+wa-perfkit sql status  [--dsn DSN]
+wa-perfkit sql explain [--dsn DSN] [--plan] [--require-index]
+wa-perfkit sql refresh [--dsn DSN] [--blocking]
+```
 
 The DSN defaults to ``$WA_PERFKIT_DSN``, then ``$DATABASE_URL``, so it need
 not appear in shell history or ``ps``. Exit codes are `ExitCode`.

@@ -3,11 +3,13 @@ The versioned migrations shipped inside the package.
 
 Each migration is a file ``migrations/NNNN_name.sql`` read with
 `importlib.resources`, so it works from a wheel, a zip or an editable
-install. Its first line says how the runner must execute it::
+install. Its first line says how the runner must execute it:
 
-    -- wa_perfkit: transaction=off   one statement at a time, autocommit
-    -- wa_perfkit: transaction=on    all statements in one transaction
-    -- wa_perfkit: transaction=each  each statement in its own transaction
+```text
+-- wa_perfkit: transaction=off   one statement at a time, autocommit
+-- wa_perfkit: transaction=on    all statements in one transaction
+-- wa_perfkit: transaction=each  each statement in its own transaction
+```
 
 ``transaction=off`` is for ``CREATE INDEX CONCURRENTLY``, which PostgreSQL
 refuses inside a transaction block. ``transaction=each`` is for changes to

@@ -1,5 +1,5 @@
 """
-WhatsApp Cloud API webhook helpers, free of any web framework (DESIGN.md §8).
+WhatsApp Cloud API webhook helpers, free of any web framework.
 
 * `verify_webhook_signature` — ``X-Hub-Signature-256`` (HMAC-SHA256, constant time);
 * `verify_handshake` — the ``hub.challenge`` GET Meta sends when the URL is registered;

@@ -4,10 +4,12 @@
 It holds the app secret(s), the verify token and the body limit, and turns
 request parts (headers, query parameters, raw body) into a verified
 `WebhookDelivery`, a challenge to echo, or a typed error. The FastAPI and
-Flask adapters only read the request and map errors to status codes::
+Flask adapters only read the request and map errors to status codes:
 
-    InvalidSignature -> 401    PayloadTooLarge -> 413
-    InvalidPayload   -> 400    HandshakeRefused -> 403
+```text
+InvalidSignature -> 401    PayloadTooLarge -> 413
+InvalidPayload   -> 400    HandshakeRefused -> 403
+```
 
 The body limit holds whether or not the client announces a size: a
 ``Content-Length`` over the limit is refused before reading, and a body

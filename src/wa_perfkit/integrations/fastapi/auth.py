@@ -1,17 +1,17 @@
 """
 FastAPI adapter of `wa_perfkit.auth.CachedUser`: ``Depends(current_user)``.
 
-::
+```python
+verifier = JWTVerifier(secret=settings.jwt_secret, audience="authenticated")
+current_user = cached_user(load_user, verifier=verifier, cache=cache, ttl=120,
+                           server_key=settings.fingerprint_key)
 
-    verifier = JWTVerifier(secret=settings.jwt_secret, audience="authenticated")
-    current_user = cached_user(load_user, verifier=verifier, cache=cache, ttl=120,
-                               server_key=settings.fingerprint_key)
+@app.get("/auth/me")
+async def me(user: AppUser = Depends(current_user)) -> AppUser: ...
 
-    @app.get("/auth/me")
-    async def me(user: AppUser = Depends(current_user)) -> AppUser: ...
-
-    @app.get("/admin/stats", dependencies=[Depends(current_user.require("admin"))])
-    async def stats() -> dict[str, int]: ...
+@app.get("/admin/stats", dependencies=[Depends(current_user.require("admin"))])
+async def stats() -> dict[str, int]: ...
+```
 
 `CurrentUser` is a FastAPI security scheme (an HTTP bearer scheme), so
 ``/docs`` shows the Authorize button and every route using it is marked as
@@ -202,7 +202,7 @@ def cached_user(
     scheme_name: str = "bearer",
 ) -> CurrentUser[Any]:
     """
-    Build the ``Depends(current_user)`` object of DESIGN §4.
+    Build the ``Depends(current_user)`` object.
 
     Args:
         loader: ``loader(claims) -> user``, sync (run in a worker thread) or async;

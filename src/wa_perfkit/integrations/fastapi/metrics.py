@@ -1,11 +1,11 @@
 """
 A ``/metrics`` endpoint for FastAPI and Starlette apps (extra ``prometheus``).
 
-::
-
-    metrics = CacheCollector([cache], registry=registry)
-    app.add_middleware(ServerTimingMiddleware, metrics=metrics)
-    add_metrics_route(app, registry)
+```python
+metrics = CacheCollector([cache], registry=registry)
+app.add_middleware(ServerTimingMiddleware, metrics=metrics)
+add_metrics_route(app, registry)
+```
 
 A plain route rather than ``app.mount``: a mount answers ``/metrics`` with a
 redirect to ``/metrics/``, which some scrapers do not follow.

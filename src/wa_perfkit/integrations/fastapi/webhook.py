@@ -1,14 +1,14 @@
 """
 FastAPI dependencies for a WhatsApp webhook: signature, payload and handshake.
 
-::
+```python
+webhook = WhatsAppWebhook(app_secret=..., verify_token=...)
+app.add_api_route("/webhook", webhook.handshake, methods=["GET"])
 
-    webhook = WhatsAppWebhook(app_secret=..., verify_token=...)
-    app.add_api_route("/webhook", webhook.handshake, methods=["GET"])
-
-    @app.post("/webhook")
-    async def receive(delivery: WebhookDelivery = Depends(webhook.delivery)) -> dict[str, str]:
-        ...
+@app.post("/webhook")
+async def receive(delivery: WebhookDelivery = Depends(webhook.delivery)) -> dict[str, str]:
+    ...
+```
 
 The body is read once, as a stream, and kept on the request, so a handler
 may still call ``await request.body()`` or ``await request.json()``. The body

@@ -1,19 +1,19 @@
 """
 Flask adapter of `wa_perfkit.auth.CachedUser`: ``@current_user.required``.
 
-::
+```python
+current_user = cached_user(load_user, verifier=verifier, cache=cache, ttl=120,
+                           server_key=app.config["FINGERPRINT_KEY"])
 
-    current_user = cached_user(load_user, verifier=verifier, cache=cache, ttl=120,
-                               server_key=app.config["FINGERPRINT_KEY"])
+@app.get("/auth/me")
+@current_user.required
+def me():
+    return current_user.user            # also on flask.g.wa_perfkit_user
 
-    @app.get("/auth/me")
-    @current_user.required
-    def me():
-        return current_user.user            # also on flask.g.wa_perfkit_user
-
-    @app.get("/admin")
-    @current_user.required(roles=["admin"])
-    def admin(): ...
+@app.get("/admin")
+@current_user.required(roles=["admin"])
+def admin(): ...
+```
 
 The user lives on ``flask.g``, which Flask keeps per request context, so the
 threaded development server and multi-threaded WSGI servers never see each

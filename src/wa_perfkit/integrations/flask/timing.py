@@ -1,11 +1,11 @@
 """
 Flask hook: ``Server-Timing`` and per-route latency, plus a ``/metrics`` view.
 
-::
-
-    metrics = CacheCollector([cache], registry=registry)
-    FlaskTiming(app, metrics=metrics)
-    add_metrics_route(app, registry)
+```python
+metrics = CacheCollector([cache], registry=registry)
+FlaskTiming(app, metrics=metrics)
+add_metrics_route(app, registry)
+```
 
 The Flask twin of `wa_perfkit.integrations.asgi.ServerTimingMiddleware`: a
 ``before_request`` opens a `wa_perfkit.observe` trace (registered first, so

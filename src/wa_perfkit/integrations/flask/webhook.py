@@ -1,15 +1,15 @@
 """
 Flask helpers for a WhatsApp webhook: a verifying view decorator and the handshake view.
 
-::
+```python
+webhook = WhatsAppWebhook(app_secret=..., verify_token=...)
+app.add_url_rule("/webhook", "whatsapp_handshake", webhook.handshake, methods=["GET"])
 
-    webhook = WhatsAppWebhook(app_secret=..., verify_token=...)
-    app.add_url_rule("/webhook", "whatsapp_handshake", webhook.handshake, methods=["GET"])
-
-    @app.post("/webhook")
-    @webhook.verified
-    def receive(delivery: WebhookDelivery) -> tuple[str, int]:
-        ...
+@app.post("/webhook")
+@webhook.verified
+def receive(delivery: WebhookDelivery) -> tuple[str, int]:
+    ...
+```
 
 The body is read once, in chunks, and kept on the request, so the view may
 still call ``request.get_data()`` or ``request.get_json()``. The body limit
