@@ -3,26 +3,28 @@ The engine: how a miss is served. Everything that waits lives here.
 
 `Cache.get_or_load`, `ttl_repository` and `CachedUser` all serve their misses
 through it; a hit never enters it (the hit paths are decided at decoration
-time and stay generator-free)::
+time and stay generator-free):
 
-    caller ─▶ read (one backend command) ─▶ fresh ─▶ hit, returned    [not the engine]
-                 │
-                 ▼ MISS, fault or stale                       readthrough.ReadThrough
-    single-flight per key (threads: ThreadFlight, tasks: AsyncFlight)   singleflight
-                 │ the leader runs a flow:
-                 ▼
-    landed < 1 s ago? Read again ─ fresh ─▶ shared with every waiter
-                 │
-    lock=True? lock.LockedFlight.flow: LockAdd / Read / Sleep until held  lock
-                 │
-    StoreCall("lease") ─ a value appeared? ─▶ shared
-                 │
-    Call(loader) ─ raised ─▶ StoreCall("release_lease"), error to every waiter
-                 │
-    StoreCall("write_leased") ─ lease revoked by an invalidation? ─▶ value not kept;
-                 │                   waiters that joined read again or load again
-                 ▼
-    value to every waiter
+```text
+caller ─▶ read (one backend command) ─▶ fresh ─▶ hit, returned    [not the engine]
+             │
+             ▼ MISS, fault or stale                       readthrough.ReadThrough
+single-flight per key (threads: ThreadFlight, tasks: AsyncFlight)   singleflight
+             │ the leader runs a flow:
+             ▼
+landed < 1 s ago? Read again ─ fresh ─▶ shared with every waiter
+             │
+lock=True? lock.LockedFlight.flow: LockAdd / Read / Sleep until held  lock
+             │
+StoreCall("lease") ─ a value appeared? ─▶ shared
+             │
+Call(loader) ─ raised ─▶ StoreCall("release_lease"), error to every waiter
+             │
+StoreCall("write_leased") ─ lease revoked by an invalidation? ─▶ value not kept;
+             │                   waiters that joined read again or load again
+             ▼
+value to every waiter
+```
 
 A flow is a generator of typed steps (`steps`); `steps.run` drives it with
 blocking calls and `steps.arun` with awaits, so the miss path is written

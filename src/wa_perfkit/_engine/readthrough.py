@@ -1,19 +1,19 @@
 """
 The read-through engine behind `Cache.get_or_load` and `ttl_repository`.
 
-::
-
-    read ──▶ MISS ────────────────────────────────┐
-      │                                           ▼
-      ├─ fault / corrupt ─▶ counted, a miss ─▶ single-flight (threads or tasks)
-      │                                           │  landed < 1 s ago? look again
-      │                                           │  lock=True? cross-process lock
-      │                                           ▼
-      │                              tags recorded, lease taken (value found? done)
-      │                                           ▼
-      │                              loader() ─▶ store if the lease still holds
-      └─ value ─▶ policy: fresh ─▶ hit
-                          stale ─▶ serve it, one background refresh (leased too)
+```text
+read ──▶ MISS ────────────────────────────────┐
+  │                                           ▼
+  ├─ fault / corrupt ─▶ counted, a miss ─▶ single-flight (threads or tasks)
+  │                                           │  landed < 1 s ago? look again
+  │                                           │  lock=True? cross-process lock
+  │                                           ▼
+  │                              tags recorded, lease taken (value found? done)
+  │                                           ▼
+  │                              loader() ─▶ store if the lease still holds
+  └─ value ─▶ policy: fresh ─▶ hit
+                      stale ─▶ serve it, one background refresh (leased too)
+```
 
 Invalidation during a load (the leases of memcache, "Scaling Memcache at
 Facebook", 2013): an invalidation revokes the lease, so the load's late
