@@ -218,18 +218,25 @@ class TestTemplates:
 
 
 SUBPROCESS_CODE = """
-import sys
+import dataclasses, enum
 from wa_perfkit.keys import KeyBuilder
+class Status(enum.Enum):
+    OPEN = frozenset({'o', 'p', 'e', 'n'})
+@dataclasses.dataclass(frozen=True)
+class Filter:
+    tags: frozenset
 def f(*a, **k): pass
 f.__module__ = 'm'; f.__qualname__ = 'f'
 value = {frozenset({'a', 'b', 'c', 'd'}): 1, (1, frozenset({'x', 'y', 'z'})): 2,
          frozenset({frozenset({'p', 'q'}), 'r'}): {'s', 't', 'u'}}
-print(KeyBuilder(f).make((value, {'k', 'l', 'm', 'n'}), {'z': frozenset({'o', 'w'})}))
+args = (value, {'k', 'l', 'm', 'n'}, Status.OPEN, Filter(frozenset({'g', 'h', 'i'})))
+print(KeyBuilder(f).make(args, {'z': frozenset({'o', 'w'})}))
 """
 
 
 def test_frozenset_keyed_dicts_identical_across_hash_seeds() -> None:
-    """Dicts keyed by frozensets (or tuples holding one) give one key under six hash seeds."""
+    """Dicts keyed by frozensets (or tuples holding one), enums and frozen dataclasses holding
+    them: one key under six hash seeds."""
     outputs = {
         subprocess.run(
             [sys.executable, "-c", SUBPROCESS_CODE],
