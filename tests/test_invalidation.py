@@ -24,6 +24,7 @@ from wa_perfkit.backends.redis import RedisBackend
 from wa_perfkit.backends.tiered import TieredBackend
 from wa_perfkit.cache import Cache
 from wa_perfkit.repository import ttl_repository
+from wa_perfkit.testing import FakeClock
 
 WAIT = 10.0  # a bound for a hung test, never a timing assumption
 OPS = ["invalidate", "invalidate_tags", "clear"]
@@ -267,3 +268,71 @@ class TestLoudInvalidation:
         assert cache.delete("k") is False  # a plain delete still degrades quietly
         backend.close()
         await backend.aclose()
+
+
+def _stale_cache(kind: str, namespace: str, request: pytest.FixtureRequest) -> tuple[Cache, Any]:
+    clock = FakeClock()
+    if kind == "memory":
+        return Cache(MemoryBackend(100, timer=clock), namespace=namespace, clock=clock), clock
+    backend: Any = RedisBackend(request.getfixturevalue("redis_url"))
+    if kind == "tiered":
+        backend = TieredBackend(l2=backend)
+        assert backend.wait_ready()
+    return Cache(backend, namespace=namespace, clock=clock), clock
+
+
+@pytest.mark.parametrize("kind", ["memory", "redis", "tiered"])
+class TestStaleRefresh:
+    def test_refresh_that_read_before_an_invalidation_is_dropped(
+        self, kind: str, namespace: str, request: pytest.FixtureRequest
+    ) -> None:
+        """A stale_ttl refresh that read the old row does not store it after an invalidation."""
+        cache, clock = _stale_cache(kind, namespace, request)
+        db, gate = {"k": "v1"}, Gate()
+        gate.calls = -1  # the first load passes; the refresh is the gated one
+
+        @ttl_repository(ttl=10, stale_ttl=100, cache=cache, key="{k}", name="stale_row")
+        def row(k: str) -> str:
+            value = db[k]
+            gate.pass_sync()
+            return value
+
+        assert row("k") == "v1"
+        clock.advance(11)
+        assert row("k") == "v1"  # stale: served while one refresh runs
+        assert gate.reading.wait(WAIT)
+        db["k"] = "v2"
+        row.invalidate("k")
+        gate.go.set()
+        for thread in threading.enumerate():
+            if thread.name == "wa_perfkit-refresh":
+                thread.join(WAIT)
+        assert row("k") == "v2" and row("k") == "v2"
+        cache.close()
+
+    async def test_async_refresh_that_read_before_an_invalidation_is_dropped(
+        self, kind: str, namespace: str, request: pytest.FixtureRequest
+    ) -> None:
+        """Async twin: the refresh task's late store is dropped."""
+        cache, clock = _stale_cache(kind, namespace, request)
+        db, gate = {"k": "v1"}, AsyncGate()
+        gate.calls = -1
+
+        @ttl_repository(ttl=10, stale_ttl=100, cache=cache, key="{k}", name="stale_row")
+        async def row(k: str) -> str:
+            value = db[k]
+            await gate.pass_async()
+            return value
+
+        assert await row("k") == "v1"
+        clock.advance(11)
+        assert await row("k") == "v1"
+        await asyncio.wait_for(gate.reading.wait(), WAIT)
+        refreshes = list(cache._engine._arefreshing.values())  # white-box: to await them
+        db["k"] = "v2"
+        await row.invalidate("k")
+        gate.go.set()
+        await asyncio.wait_for(asyncio.gather(*refreshes), WAIT)
+        assert await row("k") == "v2" and await row("k") == "v2"
+        cache.close()
+        await cache.aclose()
