@@ -197,3 +197,35 @@ class TestWheel:
         """), encoding="utf-8")
         out = _run(venv_python, script, cwd=tmp_path)
         assert out.startswith("ok") and str(ROOT / "src") not in out
+
+    def test_fastapi_complete_app_runs_from_the_wheel(
+        self, venv_python: Path, tmp_path: Path, redis_url: str
+    ) -> None:
+        """docs/apps.md's FastAPI app and its walk-through run on the wheel with only
+        ``[redis,fastapi]`` (plus httpx for the TestClient), against real Redis."""
+        import uuid
+
+        from tests.docs.blocks import programs
+        from tests.docs.test_doc_blocks import READER_ENV
+        from tests.services import delete_namespace
+
+        _run(venv_python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+             "httpx", cwd=tmp_path)
+        (main,) = [p for p in programs(ROOT / "docs" / "apps.md") if p[0].program == "main"]
+        script = tmp_path / "app.py"
+        script.write_text("\n".join(block.code for block in main) + '\nprint("ok")\n',
+                          encoding="utf-8")
+        namespace = f"wheel{uuid.uuid4().hex[:10]}"
+        env = {**os.environ, **READER_ENV, "WA_PERFKIT_REDIS_URL": redis_url,
+               "WA_PERFKIT_NAMESPACE": namespace}
+        env.pop("WA_PERFKIT_CACHE_URL", None)
+        env.pop("WA_PERFKIT_CACHE_DISABLED", None)
+        try:
+            result = subprocess.run(
+                [str(venv_python), str(script)], cwd=tmp_path, env=env, capture_output=True,
+                text=True, timeout=300, check=False,
+            )
+        finally:
+            delete_namespace(redis_url, namespace + ":")
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert result.stdout.strip().endswith("ok")
