@@ -123,9 +123,9 @@ class Cache:
             self._encoded if not backend.stores_objects else self._checked
         )
         if isinstance(backend, SerializerAware):  # tiered: decoded L1, L2 encoded by the backend
-            backend.bind(namespace, self.serializer, self.report_corrupt)
+            backend.bind(namespace, self.serializer, self._report_corrupt)
             self._encode = _unchanged
-        self.clock = clock
+        self._clock = clock
         self._stats = Stats(self.name)
         self._children: list[Stats] = []
         self._children_lock = threading.Lock()
@@ -134,23 +134,23 @@ class Cache:
         self._reads: dict[str, asyncio.Future[Any]] = {}  # full key -> the read in flight
         self._read_flight = ThreadFlight()  # the same, for threads
         #: What the backend can do beyond the contract, read once (never on the hit path).
-        self.powers = powers(backend)
+        self._powers = powers(backend)
         # Decided once: an object backend is read directly, a byte backend through decode.
         # In-process backends: reads never block and are never shared.
-        self._local = self.powers.local
+        self._local = self._powers.local
         # A remote entry over this size is a miss, never decoded (a planted 12 MB entry
         # would cost every reader hundreds of MB), and a value over it is not stored.
-        self._max_bytes = self.powers.max_value_bytes
+        self._max_bytes = self._powers.max_value_bytes
         # A local byte store (MemoryBackend(copy=True)) promises each hit its own
         # copy: its reads are never shared, and they cost no round trip anyway.
-        self.read: Callable[[str], Any] = (
+        self._read: Callable[[str], Any] = (
             backend.get
             if backend.stores_objects
             else self._read_bytes_once if self._local else self._read_bytes
         )
-        if self.powers.peek is not None:  # tiered: L1 without I/O, then the guarded L2
-            self.read = self._peek_then_read(self.powers.peek)
-        self._leases = self.powers.leases
+        if self._powers.peek is not None:  # tiered: L1 without I/O, then the guarded L2
+            self._read = self._peek_then_read(self._powers.peek)
+        self._leases = self._powers.leases
         # How a miss is served: the cache is the engine's storage side.
         self._engine = ReadThrough(self)
 
@@ -253,7 +253,7 @@ class Cache:
             key = "#" + digest(key)
         return self.prefix + key
 
-    def tag_key(self, tag: str) -> str:
+    def _tag_key(self, tag: str) -> str:
         """
         Return the backend key under which ``tag``'s members are indexed (long tags digested).
         """
@@ -269,14 +269,14 @@ class Cache:
 
         Backend faults and corrupt entries count as misses and never raise.
         """
-        value = self.read(self.full_key(key))
+        value = self._read(self.full_key(key))
         return default if value is MISS else value
 
     async def aget(self, key: str, default: Any = MISS) -> Any:
         """
         Async twin of `get`.
         """
-        value = await self.aread(self.full_key(key))
+        value = await self._aread(self.full_key(key))
         return default if value is MISS else value
 
     def get_many(self, keys: Sequence[str]) -> list[Any]:
@@ -327,7 +327,7 @@ class Cache:
 
         return read
 
-    async def aread(self, full_key: str) -> Any:
+    async def _aread(self, full_key: str) -> Any:
         """
         Read a full backend key: the value, or `MISS` on a miss, fault or corrupt entry.
 
@@ -367,7 +367,7 @@ class Cache:
                 raise SerializationError("too-large", f"{len(data)} bytes > max_value_bytes")
             return self.serializer.loads(data)
         except SerializationError as exc:
-            self.report_corrupt(key, exc.reason)
+            self._report_corrupt(key, exc.reason)
             return MISS
 
     def _decode_quietly(self, data: Any) -> Any:
@@ -381,7 +381,7 @@ class Cache:
         except SerializationError:
             return MISS
 
-    def report_corrupt(self, key: str, reason: str) -> None:
+    def _report_corrupt(self, key: str, reason: str) -> None:
         """
         Count and log (rate-limited, key digest only) an entry that could not be used.
         """
@@ -402,13 +402,13 @@ class Cache:
             ``encode_errors``) or the backend failed (counted in ``backend_errors``);
             both are logged, never raised.
         """
-        return self.write(self.full_key(key), value, _seconds(ttl), tuple(tags))
+        return self._write(self.full_key(key), value, _seconds(ttl), tuple(tags))
 
     async def aset(self, key: str, value: Any, ttl: Duration, *, tags: Iterable[str] = ()) -> bool:
         """
         Async twin of `set`.
         """
-        return await self.awrite(self.full_key(key), value, _seconds(ttl), tuple(tags))
+        return await self._awrite(self.full_key(key), value, _seconds(ttl), tuple(tags))
 
     def add(self, key: str, value: Any, ttl: Duration) -> bool:
         """
@@ -434,15 +434,15 @@ class Cache:
         """
         Remove ``key``; True if it existed. A backend fault is logged and returns False.
         """
-        return self.discard(self.full_key(key))
+        return self._discard(self.full_key(key))
 
     async def adelete(self, key: str) -> bool:
         """
         Async twin of `delete`.
         """
-        return await self.adiscard(self.full_key(key))
+        return await self._adiscard(self.full_key(key))
 
-    def discard(self, full_key: str, *, strict: bool = False) -> bool:
+    def _discard(self, full_key: str, *, strict: bool = False) -> bool:
         """
         Remove a full backend key (as built by a decorated function); True if it existed.
 
@@ -462,7 +462,7 @@ class Cache:
         finally:
             self._detach((full_key,))
 
-    async def adiscard(self, full_key: str, *, strict: bool = False) -> bool:
+    async def _adiscard(self, full_key: str, *, strict: bool = False) -> bool:
         """
         Async twin of `discard`.
         """
@@ -517,7 +517,7 @@ class Cache:
         backend = self._tag_backend()
         removed = 0
         for tag in tags:
-            members = self._strict(partial(backend.pop_tag, self.tag_key(tag)))
+            members = self._strict(partial(backend.pop_tag, self._tag_key(tag)))
             if members:
                 try:
                     removed += int(self._strict(partial(self.backend.delete_many, members)))
@@ -532,7 +532,7 @@ class Cache:
         backend = self._tag_backend()
         removed = 0
         for tag in tags:
-            members = await self._astrict(backend.apop_tag(self.tag_key(tag)))
+            members = await self._astrict(backend.apop_tag(self._tag_key(tag)))
             if members:
                 try:
                     removed += int(await self._astrict(self.backend.adelete_many(members)))
@@ -566,7 +566,7 @@ class Cache:
         finally:
             self._detach_all()
 
-    def write(
+    def _write(
         self,
         full_key: str,
         value: Any,
@@ -591,10 +591,10 @@ class Cache:
         if stored and tags:
             index = self._tag_backend()
             for tag in tags:
-                self._guard(partial(index.tag_keys, self.tag_key(tag), [full_key], ttl))
+                self._guard(partial(index.tag_keys, self._tag_key(tag), [full_key], ttl))
         return stored
 
-    async def awrite(
+    async def _awrite(
         self,
         full_key: str,
         value: Any,
@@ -614,7 +614,7 @@ class Cache:
         if stored and tags:
             index = self._tag_backend()
             for tag in tags:
-                await self._aguard(index.atag_keys(self.tag_key(tag), [full_key], ttl))
+                await self._aguard(index.atag_keys(self._tag_key(tag), [full_key], ttl))
         return stored
 
     def _encoded(self, value: Any) -> bytes:
@@ -631,7 +631,7 @@ class Cache:
 
     # -- leased writes: the stores of the read-through engine -------------------
 
-    def lease(self, full_key: str, tags: tuple[str, ...] = (), tag_ttl: float = 0.0) -> Any:
+    def _lease(self, full_key: str, tags: tuple[str, ...] = (), tag_ttl: float = 0.0) -> Any:
         """
         Lease a full key before loading it: ``(token, what it holds now or MISS)``.
 
@@ -646,14 +646,14 @@ class Cache:
             if tags:
                 index = self._tag_backend()
                 for tag in tags:
-                    index.tag_keys(self.tag_key(tag), [full_key], tag_ttl)
+                    index.tag_keys(self._tag_key(tag), [full_key], tag_ttl)
             token, found = leases.lease(full_key, LEASE_TTL)
         except BackendError as exc:
             self._backend_failed(exc)
             return None, MISS
         return token, self._decode_quietly(found)
 
-    async def alease(
+    async def _alease(
         self, full_key: str, tags: tuple[str, ...] = (), tag_ttl: float = 0.0
     ) -> Any:
         """
@@ -666,14 +666,14 @@ class Cache:
             if tags:
                 index = self._tag_backend()
                 for tag in tags:
-                    await index.atag_keys(self.tag_key(tag), [full_key], tag_ttl)
+                    await index.atag_keys(self._tag_key(tag), [full_key], tag_ttl)
             token, found = await leases.alease(full_key, LEASE_TTL)
         except BackendError as exc:
             self._backend_failed(exc)
             return None, MISS
         return token, self._decode_quietly(found)
 
-    def write_leased(
+    def _write_leased(
         self,
         full_key: str,
         token: Any,
@@ -689,7 +689,7 @@ class Cache:
         drops the value: it may be older than the invalidation.
         """
         if token is UNLEASED:
-            self.write(full_key, value, ttl, tags, stats)
+            self._write(full_key, value, ttl, tags, stats)
             return True
         leases = self._leases
         if token is None or leases is None:
@@ -699,12 +699,12 @@ class Cache:
             return leases.store_leased(full_key, token, payload, ttl)
         except SerializationError as exc:
             self._unstorable(exc, stats)
-            return self.release_lease(full_key, token)
+            return self._release_lease(full_key, token)
         except BackendError as exc:
             self._backend_failed(exc)
             return True
 
-    async def awrite_leased(
+    async def _awrite_leased(
         self,
         full_key: str,
         token: Any,
@@ -717,7 +717,7 @@ class Cache:
         Async twin of `write_leased`.
         """
         if token is UNLEASED:
-            await self.awrite(full_key, value, ttl, tags, stats)
+            await self._awrite(full_key, value, ttl, tags, stats)
             return True
         leases = self._leases
         if token is None or leases is None:
@@ -727,12 +727,12 @@ class Cache:
             return await leases.astore_leased(full_key, token, payload, ttl)
         except SerializationError as exc:
             self._unstorable(exc, stats)
-            return await self.arelease_lease(full_key, token)
+            return await self._arelease_lease(full_key, token)
         except BackendError as exc:
             self._backend_failed(exc)
             return True
 
-    def release_lease(self, full_key: str, token: Any) -> bool:
+    def _release_lease(self, full_key: str, token: Any) -> bool:
         """
         Give up a lease without storing; False only if it was revoked meanwhile.
         """
@@ -745,7 +745,7 @@ class Cache:
             self._backend_failed(exc)
             return True
 
-    async def arelease_lease(self, full_key: str, token: Any) -> bool:
+    async def _arelease_lease(self, full_key: str, token: Any) -> bool:
         """
         Async twin of `release_lease`.
         """
@@ -800,7 +800,7 @@ class Cache:
 
     # -- stats and lifecycle --------------------------------------------------
 
-    def new_stats(self, name: str) -> Stats:
+    def _new_stats(self, name: str) -> Stats:
         """
         Create a `Stats` counted into this cache's totals (one per decorated function).
         """
@@ -813,7 +813,7 @@ class Cache:
         """
         Return this cache's counters, including every function that uses it.
         """
-        state = self.powers.breaker_state
+        state = self._powers.breaker_state
         with self._children_lock:
             children = list(self._children)
         return total([self._stats.snapshot(state), *(c.snapshot() for c in children)])
@@ -824,7 +824,7 @@ class Cache:
 
         Functions sharing a name are added together; the values add up to `stats`.
         """
-        state = self.powers.breaker_state
+        state = self._powers.breaker_state
         with self._children_lock:
             children = list(self._children)
         result = {self.name: self._stats.snapshot(state)}
@@ -898,14 +898,14 @@ class Cache:
         )
 
     def _tag_backend(self) -> TagIndex:
-        if self.powers.tags is None:
+        if self._powers.tags is None:
             raise ConfigurationError(f"{type(self.backend).__name__} does not support tags")
-        return self.powers.tags
+        return self._powers.tags
 
     def _clearable(self) -> PrefixClearable:
-        if self.powers.clearable is None:
+        if self._powers.clearable is None:
             raise ConfigurationError(f"{type(self.backend).__name__} cannot clear by prefix")
-        return self.powers.clearable
+        return self._powers.clearable
 
 
 def _seconds(ttl: Duration) -> float:

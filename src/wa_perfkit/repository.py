@@ -137,7 +137,7 @@ class _Spec:
             check_template(template, names, skipped)
         self.tags = tuple(tags)
         self.name = name or f"{func.__module__}.{func.__qualname__}"
-        self.stats = cache.new_stats(self.name)
+        self.stats = cache._new_stats(self.name)
         self.plan = Plan(policy, self.stats, lock)
         self._key_template, self._key_name = key, name
         if key is None:
@@ -175,8 +175,8 @@ class _Spec:
     def invalidate(self, bound: bool, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         key = self.builder(bound).make(args, kwargs)
         if self.is_async:
-            return self.cache.adiscard(key, strict=True)
-        return self.cache.discard(key, strict=True)
+            return self.cache._adiscard(key, strict=True)
+        return self.cache._discard(key, strict=True)
 
 
 def _tag_maker(
@@ -201,7 +201,7 @@ def _sync_core(spec: _Spec, builder: KeyBuilder) -> _Core:
     Build ``core(func, args, kwargs)``: the whole call of a sync cached function.
     """
     cache, plan, stats = spec.cache, spec.plan, spec.stats
-    read, count_hit, make_key = cache.read, stats.count_hit, builder.make
+    read, count_hit, make_key = cache._read, stats.count_hit, builder.make
     resolve = partial(cache._engine.resolve, plan)
     tags, name, debug = _tag_maker(spec, builder), stats.name, logger.isEnabledFor
 
@@ -238,9 +238,9 @@ def _async_core(spec: _Spec, builder: KeyBuilder) -> _Core:
     tags, name, debug = _tag_maker(spec, builder), stats.name, logger.isEnabledFor
     # A local backend's sync read never blocks: skip a coroutine per hit. Nor does the
     # L1 of a tiered backend (`Peekable`): only its misses await the L2.
-    local = cache.powers.local
-    local_read = cache.read if local else cache.powers.peek
-    aread, stale = cache.aread, bool(plan.policy.stale_ttl)
+    local = cache._powers.local
+    local_read = cache._read if local else cache._powers.peek
+    aread, stale = cache._aread, bool(plan.policy.stale_ttl)
 
     async def core(func: Callable[..., Any], args: tuple[Any, ...], kwargs: Any) -> Any:
         key = make_key(args, kwargs)
@@ -525,7 +525,7 @@ def ttl_repository(
     lock_ttl = seconds(lock_ttl, "lock_ttl")
     if lock and not lock_ttl > 0:
         raise ConfigurationError(f"lock_ttl must be positive, not {lock_ttl!r}")
-    store = cache.powers.lock_store if lock else None
+    store = cache._powers.lock_store if lock else None
     flight = LockedFlight(store, lock_ttl) if store is not None else None
 
     def decorate(func: Callable[..., Any]) -> Any:

@@ -140,12 +140,12 @@ class TestNotUtf8:
         cache = make()
         for name in ("a", "b", "c"):
             assert cache.set(name, name, 60, tags=["t"])
-        redis_client.sadd(cache.tag_key("t"), b"\xff\xfe" + cache.prefix.encode())
+        redis_client.sadd(cache._tag_key("t"), b"\xff\xfe" + cache.prefix.encode())
         assert cache.invalidate_tags("t") == 3
         assert [cache.get(name) for name in ("a", "b", "c")] == [MISS] * 3
         for name in ("a", "b"):
             assert await cache.aset(name, name, 60, tags=["t"])
-        redis_client.sadd(cache.tag_key("t"), b"\xc3")
+        redis_client.sadd(cache._tag_key("t"), b"\xc3")
         assert await cache.ainvalidate_tags("t") == 2
         assert [await cache.aget(name) for name in ("a", "b")] == [MISS] * 2
 

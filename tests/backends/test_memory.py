@@ -57,8 +57,8 @@ class TestTagIndexBounded:
         """A long tag is digested in its backend key, like a long entry key."""
         cache = Cache(MemoryBackend(), namespace="tags")
         long_tag = "account:" + "x" * 5000
-        assert len(cache.tag_key(long_tag)) < 100
-        assert cache.tag_key(long_tag) != cache.tag_key(long_tag + "y")
+        assert len(cache._tag_key(long_tag)) < 100
+        assert cache._tag_key(long_tag) != cache._tag_key(long_tag + "y")
         cache.set("k", 1, 60, tags=[long_tag])
         assert cache.invalidate_tags(long_tag) == 1
 

@@ -24,16 +24,16 @@ class Store(Protocol):
     """
 
     name: str
-    powers: Powers
-    clock: Callable[[], float]
+    _powers: Powers
+    _clock: Callable[[], float]
 
     def full_key(self, key: str) -> str:
         """The backend key of a key of this namespace."""
 
-    def read(self, full_key: str) -> Any:
+    def _read(self, full_key: str) -> Any:
         """The stored value (decoded), or `MISS`."""
 
-    async def aread(self, full_key: str) -> Any:
+    async def _aread(self, full_key: str) -> Any:
         """Async twin of `read`."""
 
     def get_many(self, keys: Sequence[str]) -> list[Any]:
@@ -42,47 +42,47 @@ class Store(Protocol):
     async def aget_many(self, keys: Sequence[str]) -> list[Any]:
         """Async twin of `get_many`."""
 
-    def report_corrupt(self, key: str, reason: str) -> None:
+    def _report_corrupt(self, key: str, reason: str) -> None:
         """Count and log an entry that could not be used."""
 
-    def lease(self, full_key: str, tags: tuple[str, ...], tag_ttl: float) -> Any:
+    def _lease(self, full_key: str, tags: tuple[str, ...], tag_ttl: float) -> Any:
         """Lease ``full_key`` before loading it: ``(token, what it holds now or MISS)``."""
 
-    async def alease(self, full_key: str, tags: tuple[str, ...], tag_ttl: float) -> Any:
+    async def _alease(self, full_key: str, tags: tuple[str, ...], tag_ttl: float) -> Any:
         """Async twin of `lease`."""
 
-    def write_leased(
+    def _write_leased(
         self, full_key: str, token: Any, value: Any, ttl: float,
         tags: tuple[str, ...], stats: Stats | None,
     ) -> bool:
         """Store under a lease; False only if the lease was revoked."""
 
-    async def awrite_leased(
+    async def _awrite_leased(
         self, full_key: str, token: Any, value: Any, ttl: float,
         tags: tuple[str, ...], stats: Stats | None,
     ) -> bool:
         """Async twin of `write_leased`."""
 
-    def release_lease(self, full_key: str, token: Any) -> bool:
+    def _release_lease(self, full_key: str, token: Any) -> bool:
         """Give a lease up without storing; False only if it was revoked."""
 
-    async def arelease_lease(self, full_key: str, token: Any) -> bool:
+    async def _arelease_lease(self, full_key: str, token: Any) -> bool:
         """Async twin of `release_lease`."""
 
-    def write(
+    def _write(
         self, full_key: str, value: Any, ttl: float,
         tags: tuple[str, ...] = (), stats: Stats | None = None,
     ) -> bool:
         """Store without a lease; True if stored."""
 
-    async def awrite(
+    async def _awrite(
         self, full_key: str, value: Any, ttl: float,
         tags: tuple[str, ...] = (), stats: Stats | None = None,
     ) -> bool:
         """Async twin of `write`."""
 
-    def discard(self, full_key: str, *, strict: bool = False) -> bool:
+    def _discard(self, full_key: str, *, strict: bool = False) -> bool:
         """Remove a full key; True if it existed."""
 
-    async def adiscard(self, full_key: str, *, strict: bool = False) -> bool:
+    async def _adiscard(self, full_key: str, *, strict: bool = False) -> bool:
         """Async twin of `discard`."""

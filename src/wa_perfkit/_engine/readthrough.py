@@ -117,7 +117,7 @@ class ReadThrough:
         """
         Read ``full_key``, then `resolve`.
         """
-        stored = self._store.read(full_key)
+        stored = self._store._read(full_key)
         return self.resolve(plan, full_key, stored, loader, tags)
 
     def resolve(
@@ -164,7 +164,7 @@ class ReadThrough:
         """
         Async twin of `load_through`; ``loader`` is an async callable.
         """
-        stored = await self._store.aread(full_key)
+        stored = await self._store._aread(full_key)
         return await self.aresolve(plan, full_key, stored, loader, tags)
 
     async def aresolve(
@@ -239,9 +239,9 @@ class ReadThrough:
 
     def _unpack(self, plan: Plan, full_key: str, stored: Any) -> tuple[Any, bool]:
         try:
-            return plan.policy.from_store(stored, self._store.clock())
+            return plan.policy.from_store(stored, self._store._clock())
         except ValueError:
-            self._store.report_corrupt(full_key, "bad-stale-pair")
+            self._store._report_corrupt(full_key, "bad-stale-pair")
             return MISS, False
 
     def _landed_recently(self, full_key: str) -> bool:
@@ -250,7 +250,7 @@ class ReadThrough:
             return False
         # A backend that just failed would only make the second look cost a second
         # timeout: the read that sent us here most likely failed too.
-        breaker = self._store.powers.breaker
+        breaker = self._store._powers.breaker
         return breaker is None or not breaker.suspect(1.0)
 
     def _landed(self, full_key: str) -> None:
@@ -310,7 +310,7 @@ class ReadThrough:
         if fresh_ttl is None:  # not cached (None without cache_none)
             kept = yield StoreCall("release_lease", (full_key, token))
             return _Shared(value, not kept)
-        stored, ttl = plan.policy.to_store(value, fresh_ttl, self._store.clock())
+        stored, ttl = plan.policy.to_store(value, fresh_ttl, self._store._clock())
         kept = yield StoreCall("write_leased", (full_key, token, stored, ttl, tags, stats))
         return _Shared(value, not kept)
 

@@ -65,10 +65,10 @@ class Read:
     key: str
 
     def do(self, store: Store) -> Any:
-        return store.read(self.key)
+        return store._read(self.key)
 
     async def ado(self, store: Store) -> Any:
-        return await store.aread(self.key)
+        return await store._aread(self.key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,17 +89,17 @@ class StoreCall:
     """
     One of the store's own twin operations (``lease``/``alease``, ``write``/``awrite``...).
 
-    ``name`` is the sync method's name; the async one is the same with an ``a`` prefix.
+    ``name`` is the operation; the store's methods are ``_name`` and ``_aname``.
     """
 
     name: str
     args: tuple[Any, ...]
 
     def do(self, store: Store) -> Any:
-        return getattr(store, self.name)(*self.args)
+        return getattr(store, "_" + self.name)(*self.args)
 
     async def ado(self, store: Store) -> Any:
-        return await getattr(store, "a" + self.name)(*self.args)
+        return await getattr(store, "_a" + self.name)(*self.args)
 
 
 @dataclass(frozen=True, slots=True)

@@ -140,7 +140,7 @@ class CachedUser(Generic[U]):
         lock_ttl = seconds(lock_ttl, "lock_ttl")
         if not ttl > 0:
             raise ConfigurationError(f"ttl must be positive, not {ttl!r}")
-        if server_key is None and not cache.powers.local:
+        if server_key is None and not cache._powers.local:
             raise ConfigurationError(
                 "a shared cache backend needs server_key= (the same on every instance)"
             )
@@ -158,11 +158,11 @@ class CachedUser(Generic[U]):
         self._async_loader = inspect.iscoroutinefunction(loader) or inspect.iscoroutinefunction(
             getattr(loader, "__call__", None)  # noqa: B004 (an async callable object)
         )
-        self._clock = cache.clock
+        self._clock = cache._clock
         self._entries = cache.full_key(f"{prefix}:u:")
-        self._read = cache.read
+        self._read = cache._read
         # A local backend never blocks: its sync read is also the async hit path.
-        self._local = cache.powers.local
+        self._local = cache._powers.local
         # Only this process writes to a local backend: its entries need no MAC (and
         # its users need not be encodable). Anything shared is checked.
         self._signed = not self._local
@@ -170,9 +170,9 @@ class CachedUser(Generic[U]):
         # end: a hit on the same entry again costs a dict lookup and a string compare,
         # not a MAC and a decode (the user is the same object each time, as on memory).
         self._checked: dict[str, tuple[str, Any, float]] = {}
-        self._stats = cache.new_stats(f"cached_user:{prefix}")
+        self._stats = cache._new_stats(f"cached_user:{prefix}")
         self._threads = ThreadFlight()
-        store = cache.powers.lock_store if lock else None
+        store = cache._powers.lock_store if lock else None
         self._lock = LockedFlight(store, lock_ttl) if store is not None else None
         self._tasks = AsyncFlight()
         self._warn = RateLimitedWarning()
@@ -211,7 +211,7 @@ class CachedUser(Generic[U]):
         """
         fp = self._fingerprint(token)
         key = self._entries + fp
-        entry = self._read(key) if self._local else await self.cache.aread(key)
+        entry = self._read(key) if self._local else await self.cache._aread(key)
         if entry is not MISS:
             user = self._fresh(entry, key)
             if user is not MISS:
@@ -283,7 +283,7 @@ class CachedUser(Generic[U]):
             # was decoded then (whatever else an edited copy carries), until its end.
             return seen[1] if seen[2] > self._clock() else MISS
         if type(end) is not float or type(text) is not str or not math.isfinite(end):
-            self.cache.report_corrupt(key, "unsigned-entry")
+            self.cache._report_corrupt(key, "unsigned-entry")
             return MISS
         if not end > self._clock():
             return MISS
@@ -292,12 +292,12 @@ class CachedUser(Generic[U]):
         except UnicodeEncodeError:
             blob = b""  # not one we wrote: the MAC check below fails
         if not self._macs.check(self._entry_data(key, end, blob), tag):
-            self.cache.report_corrupt(key, "bad-mac")
+            self.cache._report_corrupt(key, "bad-mac")
             return MISS
         try:
             user = self.cache.serializer.loads(blob)
         except SerializationError as exc:  # genuine but unreadable (serializer changed)
-            self.cache.report_corrupt(key, exc.reason)
+            self.cache._report_corrupt(key, exc.reason)
             return MISS
         if len(checked) >= _CHECKED_LIMIT:
             checked.clear()
@@ -441,7 +441,7 @@ class CachedUser(Generic[U]):
             return False
         if self._macs.check(b"revoked\0" + full_key.encode(), value):
             return True
-        self.cache.report_corrupt(full_key, "bad-mac")
+        self.cache._report_corrupt(full_key, "bad-mac")
         return False
 
     def _new_generation(self, full_key: str) -> str:
@@ -458,7 +458,7 @@ class CachedUser(Generic[U]):
             nonce, _, tag = value.partition(".")
             if self._macs.check(f"generation\0{full_key}\0{nonce}".encode(), tag):
                 return value
-        self.cache.report_corrupt(full_key, "bad-mac")
+        self.cache._report_corrupt(full_key, "bad-mac")
         return None
 
     # -- invalidation ----------------------------------------------------------------
@@ -479,7 +479,7 @@ class CachedUser(Generic[U]):
         key = self._generation_key(user_id)
         generation = self._new_generation(self.cache.full_key(key))
         bumped = self.cache.set(key, generation, self._generation_ttl())
-        tag = self.cache.tag_key(self._user_tag(user_id))
+        tag = self.cache._tag_key(self._user_tag(user_id))
         try:
             members = self._tag_index().pop_tag(tag)
             removed = self.cache.backend.delete_many(members) if members else 0
@@ -496,7 +496,7 @@ class CachedUser(Generic[U]):
         key = self._generation_key(user_id)
         generation = self._new_generation(self.cache.full_key(key))
         bumped = await self.cache.aset(key, generation, self._generation_ttl())
-        tag = self.cache.tag_key(self._user_tag(user_id))
+        tag = self.cache._tag_key(self._user_tag(user_id))
         try:
             members = await self._tag_index().apop_tag(tag)
             removed = await self.cache.backend.adelete_many(members) if members else 0
@@ -507,7 +507,7 @@ class CachedUser(Generic[U]):
         return int(removed)
 
     def _tag_index(self) -> TagIndex:
-        index = self.cache.powers.tags
+        index = self.cache._powers.tags
         if index is None:
             raise ConfigurationError(f"{type(self.cache.backend).__name__} does not support tags")
         return index
@@ -523,7 +523,7 @@ class CachedUser(Generic[U]):
         key = self._revoked_key(fp)
         marker = self._marker(self.cache.full_key(key))
         stored = self.cache.set(key, marker, self._revocation_ttl(token))
-        self.cache.discard(self._entries + fp)
+        self.cache._discard(self._entries + fp)
         return stored
 
     async def arevoke(self, token: str) -> bool:
@@ -534,7 +534,7 @@ class CachedUser(Generic[U]):
         key = self._revoked_key(fp)
         marker = self._marker(self.cache.full_key(key))
         stored = await self.cache.aset(key, marker, self._revocation_ttl(token))
-        await self.cache.adiscard(self._entries + fp)
+        await self.cache._adiscard(self._entries + fp)
         return stored
 
     def _generation_ttl(self) -> float:
@@ -552,7 +552,7 @@ class CachedUser(Generic[U]):
         Return hits, misses, loads and load errors of this user cache, and its backend's
         breaker state.
         """
-        return self._stats.snapshot(self.cache.powers.breaker_state)
+        return self._stats.snapshot(self.cache._powers.breaker_state)
 
 
 def _refused(operation: str) -> BackendError:
