@@ -10,6 +10,7 @@ import datetime as dt
 import enum
 import logging
 import pickle
+import sys
 import threading
 import uuid
 from collections import Counter, OrderedDict
@@ -31,7 +32,12 @@ from wa_perfkit.backends.tiered import TieredBackend
 from wa_perfkit.cache import Cache
 from wa_perfkit.errors import ConfigurationError, SerializationError
 from wa_perfkit.repository import ttl_repository
-from wa_perfkit.serialization import JsonSerializer, dataclass_codec, pydantic_codec
+from wa_perfkit.serialization import (
+    MAX_DEPTH,
+    JsonSerializer,
+    dataclass_codec,
+    pydantic_codec,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -163,6 +169,19 @@ class TestRoundTrip:
         with pytest.raises(SerializationError) as info:
             SERIALIZER.dumps(object())
         assert info.value.reason == "unsupported-type"
+
+    def test_nesting_limit_does_not_depend_on_the_recursion_limit(self) -> None:
+        """200 levels round-trip, 201 are refused, whatever the recursion limit in force."""
+        assert SERIALIZER.loads(SERIALIZER.dumps(_deep(MAX_DEPTH - 1))) == _deep(MAX_DEPTH - 1)
+        limit = sys.getrecursionlimit()
+        sys.setrecursionlimit(50_000)
+        try:
+            for depth in (MAX_DEPTH, 5000):
+                with pytest.raises(SerializationError) as info:
+                    SERIALIZER.dumps(_deep(depth))
+                assert info.value.reason == "too-deep"
+        finally:
+            sys.setrecursionlimit(limit)
 
     def test_codec_for_non_dataclass_is_refused(self) -> None:
         """dataclass_codec rejects classes that are not dataclasses."""

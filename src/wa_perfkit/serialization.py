@@ -45,6 +45,9 @@ _PREFIX_PLAIN = b"W1p"
 _PREFIX_TAGGED = b"W1t"
 _TAG = "__wpk__"
 
+#: The deepest nesting of containers a value may have to be stored (deeper is refused).
+MAX_DEPTH = 200
+
 
 class Serializer(Protocol):
     """
@@ -200,7 +203,7 @@ class JsonSerializer:
         Raises:
             SerializationError: a value of an unsupported type was found, or a
                 value the encoder cannot write (a lone surrogate, an int past
-                Python's digit limit, nesting past the recursion limit).
+                Python's digit limit, containers nested deeper than `MAX_DEPTH`).
         """
         tagged: list[bool] = []
         try:
@@ -243,26 +246,34 @@ class JsonSerializer:
 
     # -- encoding ---------------------------------------------------------------
 
-    def _to_tree(self, value: Any, tagged: list[bool]) -> Any:
+    def _to_tree(self, value: Any, tagged: list[bool], depth: int = 0) -> Any:
         kind = type(value)
         if kind is str or kind is int or kind is float or kind is bool or value is None:
             return value
+        depth += 1
+        if depth > MAX_DEPTH:
+            # Explicit, so the answer never depends on the recursion limit in force.
+            raise SerializationError("too-deep", f"nesting deeper than {MAX_DEPTH} levels")
         if kind is list:
-            return [self._to_tree(item, tagged) for item in value]
+            return [self._to_tree(item, tagged, depth) for item in value]
         if kind is dict:
             if all(type(k) is str for k in value) and _TAG not in value:
-                return {k: self._to_tree(v, tagged) for k, v in value.items()}
-            pairs = [[self._to_tree(k, tagged), self._to_tree(v, tagged)] for k, v in value.items()]
+                return {k: self._to_tree(v, tagged, depth) for k, v in value.items()}
+            pairs = [
+                [self._to_tree(k, tagged, depth), self._to_tree(v, tagged, depth)]
+                for k, v in value.items()
+            ]
             return self._tag("map", pairs, tagged)
         encoder = _SCALAR_ENCODERS.get(kind)
         if encoder is not None:
             return self._tag(encoder[0], encoder[1](value), tagged)
         if kind is tuple or kind is set or kind is frozenset:
-            items = [self._to_tree(item, tagged) for item in value]
+            items = [self._to_tree(item, tagged, depth) for item in value]
             return self._tag(kind.__name__, items, tagged)
         codec = self._by_type.get(kind)
         if codec is not None:
-            return self._tag("c:" + codec.name, self._to_tree(codec.encode(value), tagged), tagged)
+            tree = self._to_tree(codec.encode(value), tagged, depth)
+            return self._tag("c:" + codec.name, tree, tagged)
         if isinstance(value, uuid.UUID):
             # Drivers subclass UUID (asyncpg's pgproto.UUID): it comes back a plain UUID.
             return self._tag("uuid", str(value), tagged)
