@@ -36,6 +36,7 @@ __all__ = [
     "CacheSettings",
     "backend_from_url",
     "enabled_from_env",
+    "parse_bool",
     "redact",
 ]
 

@@ -52,14 +52,19 @@ def fixture_docs_env(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterato
     monkeypatch.delenv("WA_PERFKIT_DSN", raising=False)  # no page touches a database of yours
     monkeypatch.syspath_prepend(str(ROOT / "examples"))
     yield namespace
-    delete_namespace(redis_url, namespace + ":")
+    delete_namespace(redis_url, namespace)  # every program's namespace starts with it
 
 
 @pytest.mark.parametrize("page", [_param(page) for page in PAGES_WITH_CODE])
-def test_page_runs(page: Path, docs_env: str) -> None:
-    """The page's blocks run top to bottom, one namespace per program; fragments compile."""
-    for program in programs(page):
-        namespace: dict[str, object] = {"__name__": f"docs_{page.stem.replace('-', '_')}"}
+def test_page_runs(page: Path, docs_env: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The page's blocks run top to bottom, one namespace per program; fragments compile.
+
+    Each program is a separate app: its own module name and its own cache namespace.
+    """
+    for number, program in enumerate(programs(page)):
+        module = f"docs_{page.stem.replace('-', '_')}_{program[0].program.replace('-', '_')}"
+        monkeypatch.setenv("WA_PERFKIT_NAMESPACE", f"{docs_env}p{number}")
+        namespace: dict[str, object] = {"__name__": module}
         for block in program:
             code = block.compiled()
             if block.fragment:
