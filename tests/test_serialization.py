@@ -656,3 +656,46 @@ class TestValueProperty:
             check()
         finally:
             next(caches, None)  # closes the backend
+
+    @pytest.mark.parametrize("kind", BACKENDS)
+    def test_async_hit_is_the_miss_or_the_value_is_refused(
+        self, kind: str, request: pytest.FixtureRequest, namespace: str
+    ) -> None:
+        """The async twin of the property, one event loop for the whole run."""
+        loop = asyncio.new_event_loop()
+        caches = _cache_on(kind, request, namespace)
+        cache = next(caches)
+
+        async def check_async(value: Any, storable: bool) -> None:
+            produced = []
+            key = uuid.uuid4().hex
+
+            @ttl_repository(ttl=30, cache=cache, cache_none=True, name=f"aload-{key}")
+            async def load(key: str) -> Any:
+                produced.append(key)
+                return value
+
+            assert await load(key) is value
+            hit = await load(key)
+            if storable:
+                assert len(produced) == 1 and same(hit, value)
+            else:
+                assert hit is value and len(produced) == 2
+                assert load.stats().encode_errors == 2
+
+        @settings(max_examples=40, deadline=None, suppress_health_check=FIXTURES_OK)
+        @given(value=any_values)
+        def check(value: Any) -> None:
+            try:
+                SERIALIZER.dumps(value)
+                storable = True
+            except SerializationError:
+                storable = False
+            loop.run_until_complete(check_async(value, storable))
+
+        try:
+            check()
+        finally:
+            loop.run_until_complete(cache.aclose())
+            next(caches, None)  # closes the backend
+            loop.close()
