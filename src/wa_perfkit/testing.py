@@ -65,11 +65,23 @@ class CountingBackend:
     def __init__(self, inner: Any) -> None:
         self.inner = inner
         self.calls: collections.Counter[str] = collections.Counter()
+        # The wrapped backend's methods become attributes of this instance now:
+        # from Python 3.12 on, isinstance() against the runtime-checkable powers
+        # (`Leases`, `TagIndex`...) looks attributes up statically and never calls
+        # __getattr__, so a lazily wrapped method would hide the power.
+        for name in dir(type(inner)):
+            static = inspect.getattr_static(type(inner), name)
+            if name.startswith("_") or name in vars(self) or isinstance(static, property):
+                continue
+            attr = getattr(inner, name)
+            if callable(attr):
+                setattr(self, name, self._counted(name, attr))
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self.inner, name)
-        if not callable(attr):
-            return attr
+        return self._counted(name, attr) if callable(attr) else attr
+
+    def _counted(self, name: str, attr: Callable[..., Any]) -> Callable[..., Any]:
         calls = self.calls
         if inspect.iscoroutinefunction(attr):
 
