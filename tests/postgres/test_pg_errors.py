@@ -123,3 +123,13 @@ class TestNoDsnInMessages:
         assert caught.value.exit_code == sql.ExitCode.CONNECTION
         chain = str(caught.value) + repr(caught.value.__cause__) + repr(caught.value.__context__)
         assert not _leaks(password, chain)
+
+
+def test_a_dsn_given_without_dsn_flag_is_not_echoed(capsys: pytest.CaptureFixture[str]) -> None:
+    """`sql status postgresql://app:secret@host/db` is a usage error that hides the word."""
+    with pytest.raises(SystemExit) as caught:
+        main(["sql", "status", "postgresql://app:QZsecretQZ@127.0.0.1:1/db"])
+    assert caught.value.code == sql.ExitCode.USAGE
+    captured = capsys.readouterr()
+    assert "QZsecret" not in captured.err + captured.out
+    assert "--dsn" in captured.err

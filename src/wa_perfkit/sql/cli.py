@@ -103,9 +103,19 @@ def _with_dsn(parser: argparse.ArgumentParser) -> None:
         default=os.environ.get("WA_PERFKIT_DSN") or os.environ.get("DATABASE_URL"),
         help="libpq DSN or postgresql:// URL (default: $WA_PERFKIT_DSN, then $DATABASE_URL)",
     )
+    # A DSN typed without --dsn would be echoed by argparse ("unrecognized
+    # arguments: postgresql://user:password@..."): collect stray words instead.
+    parser.add_argument("stray", nargs="*", help=argparse.SUPPRESS)
 
 
 def _dsn(args: argparse.Namespace) -> str:
+    if args.stray:
+        print(
+            "wa-perfkit: error: unexpected argument (not shown: it may be a DSN with a "
+            "password); pass the DSN with --dsn or set WA_PERFKIT_DSN",
+            file=sys.stderr,
+        )
+        raise SystemExit(ExitCode.USAGE)
     if not args.dsn:
         print("wa-perfkit: error: no DSN: pass --dsn or set WA_PERFKIT_DSN", file=sys.stderr)
         raise SystemExit(ExitCode.USAGE)
