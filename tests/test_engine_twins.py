@@ -28,7 +28,7 @@ UNASYNC = [
     (r"\barun\b", "run"),
     (r"\baresolve\b", "resolve"),
     (r"\baload_through\b", "load_through"),
-    (r"\baread\b", "read"),
+    (r"\b(_?)aread\b", r"\1read"),
     (r"\bado\b", "do"),
 ]
 

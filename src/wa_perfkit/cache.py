@@ -28,12 +28,12 @@ import asyncio
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from functools import partial
 from typing import Any, TypeVar
 
 from wa_perfkit import config
 from wa_perfkit._engine.readthrough import Plan, ReadThrough
 from wa_perfkit._engine.singleflight import ThreadFlight
+from wa_perfkit._engine.steps import BackendCall, Flow, arun, run
 from wa_perfkit._log import RateLimitedWarning, logger
 from wa_perfkit.backends.base import (
     MISS,
@@ -283,17 +283,20 @@ class Cache:
         """
         Return one value or `MISS` per key, in order (one round trip on Redis).
         """
-        raws = self._guard(lambda: self.backend.get_many([self.full_key(k) for k in keys]))
-        if raws is MISS:
-            return [MISS] * len(keys)
-        return [self._decode(k, raw) for k, raw in zip(keys, raws, strict=True)]
+        return run(self._get_many(keys), self)
 
     async def aget_many(self, keys: Sequence[str]) -> list[Any]:
         """
         Async twin of `get_many`.
         """
-        raws = await self._aguard(self.backend.aget_many([self.full_key(k) for k in keys]))
-        if raws is MISS:
+        return await arun(self._get_many(keys), self)
+
+    def _get_many(self, keys: Sequence[str]) -> Flow[list[Any]]:
+        full_keys = [self.full_key(k) for k in keys]
+        try:
+            raws = yield BackendCall(self.backend, "get_many", (full_keys,))
+        except BackendError as exc:
+            self._backend_failed(exc)
             return [MISS] * len(keys)
         return [self._decode(k, raw) for k, raw in zip(keys, raws, strict=True)]
 
@@ -402,13 +405,13 @@ class Cache:
             ``encode_errors``) or the backend failed (counted in ``backend_errors``);
             both are logged, never raised.
         """
-        return self._write(self.full_key(key), value, _seconds(ttl), tuple(tags))
+        return run(self._write(self.full_key(key), value, _seconds(ttl), tuple(tags)), self)
 
     async def aset(self, key: str, value: Any, ttl: Duration, *, tags: Iterable[str] = ()) -> bool:
         """
         Async twin of `set`.
         """
-        return await self._awrite(self.full_key(key), value, _seconds(ttl), tuple(tags))
+        return await arun(self._write(self.full_key(key), value, _seconds(ttl), tuple(tags)), self)
 
     def add(self, key: str, value: Any, ttl: Duration) -> bool:
         """
@@ -434,40 +437,20 @@ class Cache:
         """
         Remove ``key``; True if it existed. A backend fault is logged and returns False.
         """
-        return self._discard(self.full_key(key))
+        return run(self._discard(self.full_key(key)), self)
 
     async def adelete(self, key: str) -> bool:
         """
         Async twin of `delete`.
         """
-        return await self._adiscard(self.full_key(key))
+        return await arun(self._discard(self.full_key(key)), self)
 
-    def _discard(self, full_key: str, *, strict: bool = False) -> bool:
-        """
-        Remove a full backend key (as built by a decorated function); True if it existed.
-
-        A load of the key already running stores nothing, and later callers
-        do not share it.
-
-        Raises:
-            BackendError: with ``strict``, the backend failed (else logged, False).
-        """
+    def _discard(self, full_key: str, *, strict: bool = False) -> Flow[bool]:
+        # Remove a full backend key (as built by a decorated function); True if it existed.
+        # A load of the key already running stores nothing, and later callers do not
+        # share it. With ``strict``, a backend failure raises (else it is logged: False).
         try:
-            return bool(self.backend.delete(full_key))
-        except BackendError as exc:
-            self._backend_failed(exc)
-            if strict:
-                raise
-            return False
-        finally:
-            self._detach((full_key,))
-
-    async def _adiscard(self, full_key: str, *, strict: bool = False) -> bool:
-        """
-        Async twin of `discard`.
-        """
-        try:
-            return bool(await self.backend.adelete(full_key))
+            return bool((yield BackendCall(self.backend, "delete", (full_key,))))
         except BackendError as exc:
             self._backend_failed(exc)
             if strict:
@@ -494,15 +477,21 @@ class Cache:
         """
         Remove every key; return how many existed (0 on a backend fault).
         """
-        deleted = self._guard(lambda: self.backend.delete_many([self.full_key(k) for k in keys]))
-        return 0 if deleted is MISS else int(deleted)
+        return run(self._delete_many(keys), self)
 
     async def adelete_many(self, keys: Sequence[str]) -> int:
         """
         Async twin of `delete_many`.
         """
-        deleted = await self._aguard(self.backend.adelete_many([self.full_key(k) for k in keys]))
-        return 0 if deleted is MISS else int(deleted)
+        return await arun(self._delete_many(keys), self)
+
+    def _delete_many(self, keys: Sequence[str]) -> Flow[int]:
+        full_keys = [self.full_key(k) for k in keys]
+        try:
+            return int((yield BackendCall(self.backend, "delete_many", (full_keys,))))
+        except BackendError as exc:
+            self._backend_failed(exc)
+            return 0
 
     def invalidate_tags(self, *tags: str) -> int:
         """
@@ -514,28 +503,25 @@ class Cache:
         Raises:
             BackendError: the backend failed; the entries may still be there.
         """
-        backend = self._tag_backend()
-        removed = 0
-        for tag in tags:
-            members = self._strict(partial(backend.pop_tag, self._tag_key(tag)))
-            if members:
-                try:
-                    removed += int(self._strict(partial(self.backend.delete_many, members)))
-                finally:
-                    self._detach(members)
-        return removed
+        return run(self._invalidate_tags(tags), self)
 
     async def ainvalidate_tags(self, *tags: str) -> int:
         """
         Async twin of `invalidate_tags`.
         """
-        backend = self._tag_backend()
+        return await arun(self._invalidate_tags(tags), self)
+
+    def _invalidate_tags(self, tags: tuple[str, ...]) -> Flow[int]:
+        index = self._tag_backend()
         removed = 0
         for tag in tags:
-            members = await self._astrict(backend.apop_tag(self._tag_key(tag)))
+            members = yield from self._strict(BackendCall(index, "pop_tag", (self._tag_key(tag),)))
             if members:
                 try:
-                    removed += int(await self._astrict(self.backend.adelete_many(members)))
+                    deleted = yield from self._strict(
+                        BackendCall(self.backend, "delete_many", (members,))
+                    )
+                    removed += int(deleted)
                 finally:
                     self._detach(members)
         return removed
@@ -550,19 +536,19 @@ class Cache:
             ConfigurationError: the backend cannot clear by prefix.
             BackendError: the backend failed; entries may still be there.
         """
-        backend = self._clearable()
-        try:
-            return int(self._strict(lambda: backend.clear_prefix(self.prefix)))
-        finally:
-            self._detach_all()
+        return run(self._clear(), self)
 
     async def aclear(self) -> int:
         """
         Async twin of `clear`.
         """
+        return await arun(self._clear(), self)
+
+    def _clear(self) -> Flow[int]:
         backend = self._clearable()
         try:
-            return int(await self._astrict(backend.aclear_prefix(self.prefix)))
+            cleared = yield from self._strict(BackendCall(backend, "clear_prefix", (self.prefix,)))
+            return int(cleared)
         finally:
             self._detach_all()
 
@@ -573,49 +559,29 @@ class Cache:
         ttl: float,
         tags: tuple[str, ...] = (),
         stats: Stats | None = None,
-    ) -> bool:
-        """
-        Store under a full backend key; faults are counted and logged, never raised.
-
-        A value the serializer cannot carry is not stored, on every backend: it
-        is counted in ``stats`` (a decorated function's, else this cache's) and
-        warned about once per name.
-        """
+    ) -> Flow[bool]:
+        # Store under a full backend key; faults are counted and logged, never raised.
+        # A value the serializer cannot carry is not stored, on every backend: it is
+        # counted in ``stats`` (a decorated function's, else this cache's) and warned
+        # about once per name.
         try:
             payload = self._encode(value)
             # An object backend encoding for its shared tier (tiered) may refuse it too.
-            stored = self._guard(lambda: self.backend.set(full_key, payload, ttl)) is not MISS
+            yield BackendCall(self.backend, "set", (full_key, payload, ttl))
         except SerializationError as exc:
             self._unstorable(exc, stats)
             return False
-        if stored and tags:
-            index = self._tag_backend()
-            for tag in tags:
-                self._guard(partial(index.tag_keys, self._tag_key(tag), [full_key], ttl))
-        return stored
-
-    async def _awrite(
-        self,
-        full_key: str,
-        value: Any,
-        ttl: float,
-        tags: tuple[str, ...] = (),
-        stats: Stats | None = None,
-    ) -> bool:
-        """
-        Async twin of `write`.
-        """
-        try:
-            payload = self._encode(value)
-            stored = await self._aguard(self.backend.aset(full_key, payload, ttl)) is not MISS
-        except SerializationError as exc:
-            self._unstorable(exc, stats)
+        except BackendError as exc:
+            self._backend_failed(exc)
             return False
-        if stored and tags:
+        if tags:
             index = self._tag_backend()
             for tag in tags:
-                await self._aguard(index.atag_keys(self._tag_key(tag), [full_key], ttl))
-        return stored
+                try:
+                    yield BackendCall(index, "tag_keys", (self._tag_key(tag), [full_key], ttl))
+                except BackendError as exc:
+                    self._backend_failed(exc)
+        return True
 
     def _encoded(self, value: Any) -> bytes:
         data = self.serializer.dumps(value)
@@ -631,14 +597,11 @@ class Cache:
 
     # -- leased writes: the stores of the read-through engine -------------------
 
-    def _lease(self, full_key: str, tags: tuple[str, ...] = (), tag_ttl: float = 0.0) -> Any:
-        """
-        Lease a full key before loading it: ``(token, what it holds now or MISS)``.
-
-        Tags are recorded first, so a tag invalidation during the load revokes
-        the lease too. The token is `UNLEASED` on a backend without leases, and
-        None if the backend failed (then nothing is stored).
-        """
+    def _lease(self, full_key: str, tags: tuple[str, ...] = (), tag_ttl: float = 0.0) -> Flow[Any]:
+        # Lease a full key before loading it: (token, what it holds now or MISS). Tags
+        # are recorded first, so a tag invalidation during the load revokes the lease
+        # too. The token is UNLEASED on a backend without leases, and None if the
+        # backend failed (then nothing is stored).
         leases = self._leases
         if leases is None:
             return UNLEASED, MISS
@@ -646,28 +609,8 @@ class Cache:
             if tags:
                 index = self._tag_backend()
                 for tag in tags:
-                    index.tag_keys(self._tag_key(tag), [full_key], tag_ttl)
-            token, found = leases.lease(full_key, LEASE_TTL)
-        except BackendError as exc:
-            self._backend_failed(exc)
-            return None, MISS
-        return token, self._decode_quietly(found)
-
-    async def _alease(
-        self, full_key: str, tags: tuple[str, ...] = (), tag_ttl: float = 0.0
-    ) -> Any:
-        """
-        Async twin of `lease`.
-        """
-        leases = self._leases
-        if leases is None:
-            return UNLEASED, MISS
-        try:
-            if tags:
-                index = self._tag_backend()
-                for tag in tags:
-                    await index.atag_keys(self._tag_key(tag), [full_key], tag_ttl)
-            token, found = await leases.alease(full_key, LEASE_TTL)
+                    yield BackendCall(index, "tag_keys", (self._tag_key(tag), [full_key], tag_ttl))
+            token, found = yield BackendCall(leases, "lease", (full_key, LEASE_TTL))
         except BackendError as exc:
             self._backend_failed(exc)
             return None, MISS
@@ -681,79 +624,36 @@ class Cache:
         ttl: float,
         tags: tuple[str, ...] = (),
         stats: Stats | None = None,
-    ) -> bool:
-        """
-        Store under a lease from `lease`, as `write` does; False only if the lease was revoked.
-
-        A revoked lease (an invalidation or another write since it was taken)
-        drops the value: it may be older than the invalidation.
-        """
+    ) -> Flow[bool]:
+        # Store under a lease from `_lease`, as `_write` does; False only if the lease
+        # was revoked (an invalidation or another write since it was taken): the value
+        # is dropped, it may be older than the invalidation.
         if token is UNLEASED:
-            self._write(full_key, value, ttl, tags, stats)
+            yield from self._write(full_key, value, ttl, tags, stats)
             return True
         leases = self._leases
         if token is None or leases is None:
             return True  # the lease failed: nothing is stored, nothing is known
         try:
             payload = self._encode(value)
-            return leases.store_leased(full_key, token, payload, ttl)
+            # Tiered encodes for its shared tier itself, and may refuse the value there.
+            return bool((yield BackendCall(
+                leases, "store_leased", (full_key, token, payload, ttl)
+            )))
         except SerializationError as exc:
             self._unstorable(exc, stats)
-            return self._release_lease(full_key, token)
         except BackendError as exc:
             self._backend_failed(exc)
             return True
+        return (yield from self._release_lease(full_key, token))
 
-    async def _awrite_leased(
-        self,
-        full_key: str,
-        token: Any,
-        value: Any,
-        ttl: float,
-        tags: tuple[str, ...] = (),
-        stats: Stats | None = None,
-    ) -> bool:
-        """
-        Async twin of `write_leased`.
-        """
-        if token is UNLEASED:
-            await self._awrite(full_key, value, ttl, tags, stats)
-            return True
-        leases = self._leases
-        if token is None or leases is None:
-            return True
-        try:
-            payload = self._encode(value)
-            return await leases.astore_leased(full_key, token, payload, ttl)
-        except SerializationError as exc:
-            self._unstorable(exc, stats)
-            return await self._arelease_lease(full_key, token)
-        except BackendError as exc:
-            self._backend_failed(exc)
-            return True
-
-    def _release_lease(self, full_key: str, token: Any) -> bool:
-        """
-        Give up a lease without storing; False only if it was revoked meanwhile.
-        """
+    def _release_lease(self, full_key: str, token: Any) -> Flow[bool]:
+        # Give up a lease without storing; False only if it was revoked meanwhile.
         leases = self._leases
         if token is UNLEASED or token is None or leases is None:
             return True
         try:
-            return leases.release_lease(full_key, token)
-        except BackendError as exc:
-            self._backend_failed(exc)
-            return True
-
-    async def _arelease_lease(self, full_key: str, token: Any) -> bool:
-        """
-        Async twin of `release_lease`.
-        """
-        leases = self._leases
-        if token is UNLEASED or token is None or leases is None:
-            return True
-        try:
-            return await leases.arelease_lease(full_key, token)
+            return bool((yield BackendCall(leases, "release_lease", (full_key, token))))
         except BackendError as exc:
             self._backend_failed(exc)
             return True
@@ -847,31 +747,10 @@ class Cache:
 
     # -- fault handling -------------------------------------------------------
 
-    def _guard(self, call: Callable[[], T]) -> T | Any:
-        try:
-            return call()
-        except BackendError as exc:
-            self._backend_failed(exc)
-            return MISS
-
-    async def _aguard(self, call: Awaitable[T]) -> T | Any:
-        try:
-            return await call
-        except BackendError as exc:
-            self._backend_failed(exc)
-            return MISS
-
-    def _strict(self, call: Callable[[], T]) -> T:
+    def _strict(self, step: BackendCall) -> Flow[Any]:
         # An invalidation that failed must not look like "nothing to invalidate".
         try:
-            return call()
-        except BackendError as exc:
-            self._backend_failed(exc)
-            raise
-
-    async def _astrict(self, call: Awaitable[T]) -> T:
-        try:
-            return await call
+            return (yield step)
         except BackendError as exc:
             self._backend_failed(exc)
             raise

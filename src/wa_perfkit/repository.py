@@ -47,6 +47,7 @@ from typing_extensions import ParamSpec
 
 from wa_perfkit._engine.lock import LockedFlight
 from wa_perfkit._engine.readthrough import Plan
+from wa_perfkit._engine.steps import arun, run
 from wa_perfkit._log import logger
 from wa_perfkit.backends.base import MISS
 from wa_perfkit.cache import Cache
@@ -174,9 +175,8 @@ class _Spec:
 
     def invalidate(self, bound: bool, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         key = self.builder(bound).make(args, kwargs)
-        if self.is_async:
-            return self.cache._adiscard(key, strict=True)
-        return self.cache._discard(key, strict=True)
+        flow = self.cache._discard(key, strict=True)
+        return arun(flow, self.cache) if self.is_async else run(flow, self.cache)
 
 
 def _tag_maker(

@@ -16,11 +16,11 @@ landed < 1 s ago? Read again ─ fresh ─▶ shared with every waiter
              │
 lock=True? lock.LockedFlight.flow: LockAdd / Read / Sleep until held  lock
              │
-StoreCall("lease") ─ a value appeared? ─▶ shared
+store._lease ─ a value appeared? ─▶ shared
              │
-Call(loader) ─ raised ─▶ StoreCall("release_lease"), error to every waiter
+Call(loader) ─ raised ─▶ store._release_lease, error to every waiter
              │
-StoreCall("write_leased") ─ lease revoked by an invalidation? ─▶ value not kept;
+store._write_leased ─ lease revoked by an invalidation? ─▶ value not kept;
              │                   waiters that joined read again or load again
              ▼
 value to every waiter

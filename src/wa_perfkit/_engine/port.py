@@ -1,6 +1,9 @@
 """
 What the engine needs from a cache: the storage side, as a protocol.
 
+Reads are plain twins (a hit must cost no generator); every write is a flow
+of backend steps, so it runs under either driver, inside the engine's flows.
+
 The engine types against `Store` only, never against `wa_perfkit.Cache`, so
 the cache depends on the engine and not the other way round. `Cache` is the
 one implementation: it namespaces keys, encodes values, guards the backend
@@ -12,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+from wa_perfkit._engine.steps import Flow
 from wa_perfkit.backends.base import Powers
 from wa_perfkit.metrics import Stats
 
@@ -36,53 +40,32 @@ class Store(Protocol):
     async def _aread(self, full_key: str) -> Any:
         """Async twin of `read`."""
 
+    def _report_corrupt(self, key: str, reason: str) -> None:
+        """Count and log an entry that could not be used."""
+
+    def _lease(self, full_key: str, tags: tuple[str, ...], tag_ttl: float) -> Flow[Any]:
+        """Lease ``full_key`` before loading it: ``(token, what it holds now or MISS)``."""
+
+    def _write_leased(
+        self, full_key: str, token: Any, value: Any, ttl: float,
+        tags: tuple[str, ...], stats: Stats | None,
+    ) -> Flow[bool]:
+        """Store under a lease; False only if the lease was revoked."""
+
+    def _release_lease(self, full_key: str, token: Any) -> Flow[bool]:
+        """Give a lease up without storing; False only if it was revoked."""
+
+    def _write(
+        self, full_key: str, value: Any, ttl: float,
+        tags: tuple[str, ...] = (), stats: Stats | None = None,
+    ) -> Flow[bool]:
+        """Store without a lease; True if stored."""
+
+    def _discard(self, full_key: str, *, strict: bool = False) -> Flow[bool]:
+        """Remove a full key; True if it existed."""
+
     def get_many(self, keys: Sequence[str]) -> list[Any]:
         """Values of keys of this namespace, `MISS` where absent."""
 
     async def aget_many(self, keys: Sequence[str]) -> list[Any]:
         """Async twin of `get_many`."""
-
-    def _report_corrupt(self, key: str, reason: str) -> None:
-        """Count and log an entry that could not be used."""
-
-    def _lease(self, full_key: str, tags: tuple[str, ...], tag_ttl: float) -> Any:
-        """Lease ``full_key`` before loading it: ``(token, what it holds now or MISS)``."""
-
-    async def _alease(self, full_key: str, tags: tuple[str, ...], tag_ttl: float) -> Any:
-        """Async twin of `lease`."""
-
-    def _write_leased(
-        self, full_key: str, token: Any, value: Any, ttl: float,
-        tags: tuple[str, ...], stats: Stats | None,
-    ) -> bool:
-        """Store under a lease; False only if the lease was revoked."""
-
-    async def _awrite_leased(
-        self, full_key: str, token: Any, value: Any, ttl: float,
-        tags: tuple[str, ...], stats: Stats | None,
-    ) -> bool:
-        """Async twin of `write_leased`."""
-
-    def _release_lease(self, full_key: str, token: Any) -> bool:
-        """Give a lease up without storing; False only if it was revoked."""
-
-    async def _arelease_lease(self, full_key: str, token: Any) -> bool:
-        """Async twin of `release_lease`."""
-
-    def _write(
-        self, full_key: str, value: Any, ttl: float,
-        tags: tuple[str, ...] = (), stats: Stats | None = None,
-    ) -> bool:
-        """Store without a lease; True if stored."""
-
-    async def _awrite(
-        self, full_key: str, value: Any, ttl: float,
-        tags: tuple[str, ...] = (), stats: Stats | None = None,
-    ) -> bool:
-        """Async twin of `write`."""
-
-    def _discard(self, full_key: str, *, strict: bool = False) -> bool:
-        """Remove a full key; True if it existed."""
-
-    async def _adiscard(self, full_key: str, *, strict: bool = False) -> bool:
-        """Async twin of `discard`."""

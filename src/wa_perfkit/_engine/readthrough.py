@@ -43,7 +43,7 @@ from typing import Any, TypeVar
 from wa_perfkit._engine.lock import LockedFlight
 from wa_perfkit._engine.port import Store
 from wa_perfkit._engine.singleflight import AsyncFlight, ThreadFlight
-from wa_perfkit._engine.steps import Call, Flow, Read, StoreCall, arun, run
+from wa_perfkit._engine.steps import Call, Flow, Read, arun, run
 from wa_perfkit._log import logger
 from wa_perfkit.backends.base import MISS
 from wa_perfkit.metrics import Stats
@@ -294,7 +294,7 @@ class ReadThrough:
         self, plan: Plan, full_key: str, call: Call[Any], tags: tuple[str, ...]
     ) -> Flow[_Shared]:
         # Lease, load, store under the lease: an invalidation during the load drops the store.
-        token, found = yield StoreCall("lease", (full_key, tags, plan.tag_ttl))
+        token, found = yield from self._store._lease(full_key, tags, plan.tag_ttl)
         found = self._fresh_or_miss(plan, full_key, found)
         if found is not MISS:
             return _Shared(found)  # stored since this caller's read: no load
@@ -303,15 +303,15 @@ class ReadThrough:
             value = yield call
         except BaseException:
             stats.count_load_error()
-            yield StoreCall("release_lease", (full_key, token))
+            yield from self._store._release_lease(full_key, token)
             raise
         stats.record_load(time.perf_counter() - started)
         fresh_ttl = plan.policy.fresh_ttl(value)
         if fresh_ttl is None:  # not cached (None without cache_none)
-            kept = yield StoreCall("release_lease", (full_key, token))
+            kept = yield from self._store._release_lease(full_key, token)
             return _Shared(value, not kept)
         stored, ttl = plan.policy.to_store(value, fresh_ttl, self._store._clock())
-        kept = yield StoreCall("write_leased", (full_key, token, stored, ttl, tags, stats))
+        kept = yield from self._store._write_leased(full_key, token, stored, ttl, tags, stats)
         return _Shared(value, not kept)
 
     # -- stale refreshes: a thread or a task, bounded --------------------------------

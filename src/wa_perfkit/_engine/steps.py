@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from wa_perfkit.backends.base import LockStore
 
 __all__ = [
+    "BackendCall",
     "Call",
     "Flow",
     "LockAdd",
@@ -33,7 +34,6 @@ __all__ = [
     "ReadMany",
     "Sleep",
     "Step",
-    "StoreCall",
     "arun",
     "run",
 ]
@@ -85,21 +85,22 @@ class ReadMany:
 
 
 @dataclass(frozen=True, slots=True)
-class StoreCall:
+class BackendCall:
     """
-    One of the store's own twin operations (``lease``/``alease``, ``write``/``awrite``...).
+    One backend operation and its twin: ``name`` under `run`, ``"a" + name`` under `arun`.
 
-    ``name`` is the operation; the store's methods are ``_name`` and ``_aname``.
+    ``target`` is the backend or one of its powers (tag index, leases, lock store).
     """
 
+    target: Any
     name: str
     args: tuple[Any, ...]
 
     def do(self, store: Store) -> Any:
-        return getattr(store, "_" + self.name)(*self.args)
+        return getattr(self.target, self.name)(*self.args)
 
     async def ado(self, store: Store) -> Any:
-        return await getattr(store, "_a" + self.name)(*self.args)
+        return await getattr(self.target, "a" + self.name)(*self.args)
 
 
 @dataclass(frozen=True, slots=True)

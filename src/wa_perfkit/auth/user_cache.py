@@ -61,7 +61,7 @@ import jwt
 
 from wa_perfkit._engine.lock import LockedFlight
 from wa_perfkit._engine.singleflight import AsyncFlight, ThreadFlight
-from wa_perfkit._engine.steps import Call, Flow, Read, ReadMany, StoreCall, arun, run
+from wa_perfkit._engine.steps import Call, Flow, Read, ReadMany, arun, run
 from wa_perfkit._log import RateLimitedWarning, logger
 from wa_perfkit._secret import Secret
 from wa_perfkit.auth.fingerprint import Fingerprinter
@@ -365,7 +365,7 @@ class CachedUser(Generic[U]):
         entry = self._entry(key, now + ttl, user)
         if entry is None:
             return cast(U, user)
-        stored = yield StoreCall("write", (key, entry, ttl, (self._user_tag(uid),)))
+        stored = yield from self.cache._write(key, entry, ttl, (self._user_tag(uid),))
         if stored:
             if self._signed:
                 self._checked[key] = (entry["mac"], user, entry["exp"])
@@ -373,7 +373,7 @@ class CachedUser(Generic[U]):
             generation = self._generation(before[1], full[1])
             revoked = self._revoked(after[0], full[0])
             if revoked or generation is None or self._generation(after[1], full[1]) != generation:
-                yield StoreCall("discard", (key,))
+                yield from self.cache._discard(key)
             if revoked:
                 raise InvalidToken("token revoked")
         return cast(U, user)
@@ -523,7 +523,7 @@ class CachedUser(Generic[U]):
         key = self._revoked_key(fp)
         marker = self._marker(self.cache.full_key(key))
         stored = self.cache.set(key, marker, self._revocation_ttl(token))
-        self.cache._discard(self._entries + fp)
+        run(self.cache._discard(self._entries + fp), self.cache)
         return stored
 
     async def arevoke(self, token: str) -> bool:
@@ -534,7 +534,7 @@ class CachedUser(Generic[U]):
         key = self._revoked_key(fp)
         marker = self._marker(self.cache.full_key(key))
         stored = await self.cache.aset(key, marker, self._revocation_ttl(token))
-        await self.cache._adiscard(self._entries + fp)
+        await arun(self.cache._discard(self._entries + fp), self.cache)
         return stored
 
     def _generation_ttl(self) -> float:
