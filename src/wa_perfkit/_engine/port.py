@@ -12,14 +12,32 @@ one implementation: it namespaces keys, encodes values, guards the backend
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from collections.abc import Callable, Generator, Sequence
+from typing import Any, Protocol, TypeVar
 
-from wa_perfkit._engine.steps import Flow
 from wa_perfkit.backends.base import Powers
 from wa_perfkit.metrics import Stats
 
-__all__ = ["Store"]
+__all__ = ["Flow", "Step", "Store"]
+
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+
+
+class Step(Protocol[T_co]):
+    """
+    One piece of I/O a flow asks for.
+    """
+
+    def do(self, store: Store) -> T_co:
+        """Perform it, blocking."""
+
+    async def ado(self, store: Store) -> T_co:
+        """Perform it, awaiting."""
+
+
+#: A flow yields steps, receives each step's result and returns its answer.
+Flow = Generator["Step[Any]", Any, T]
 
 
 class Store(Protocol):

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from wa_perfkit._engine.port import Flow, Step, Store
 
 if TYPE_CHECKING:
-    from wa_perfkit._engine.port import Store
     from wa_perfkit.backends.base import LockStore
 
 __all__ = [
@@ -39,23 +40,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-T_co = TypeVar("T_co", covariant=True)
-
-
-class Step(Protocol[T_co]):
-    """
-    One piece of I/O a flow asks for.
-    """
-
-    def do(self, store: Store) -> T_co:
-        """Perform it, blocking."""
-
-    async def ado(self, store: Store) -> T_co:
-        """Perform it, awaiting."""
-
-
-#: A flow yields steps, receives each step's result and returns its answer.
-Flow = Generator["Step[Any]", Any, T]
 
 
 @dataclass(frozen=True, slots=True)
