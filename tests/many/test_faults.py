@@ -183,4 +183,5 @@ def test_sigstop_under_thread_load(redis_server: RedisServer, namespace: str, ki
             thread.join(5)
         cache.close()
     _check(result, fault_at, back_at, kind=kind)
-    assert backend.breaker.opened_count >= 1
+    if kind == "redis":  # tiered serves these 20 keys from its L1: Redis may go unasked
+        assert backend.breaker.opened_count >= 1
