@@ -18,7 +18,7 @@ PACKAGE = "wa_perfkit"
 #: Lowest first. A module's layer is that of its longest matching prefix.
 LAYERS: tuple[tuple[str, ...], ...] = (
     # errors and logging: import nothing of ours but each other
-    ("errors", "_log", "_version", "_secret", "_extras"),
+    ("errors", "_log", "_version", "secret", "_extras"),
     # pure decisions, no I/O
     ("keys", "policy", "serialization", "metrics", "observe"),
     # backends: the contract, its powers, the stores

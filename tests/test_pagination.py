@@ -15,7 +15,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wa_perfkit._secret import Secret
 from wa_perfkit.errors import ConfigurationError, InvalidCursor
 from wa_perfkit.pagination import (
     CONVERSATIONS,
@@ -26,6 +25,7 @@ from wa_perfkit.pagination import (
     Paginator,
     postgrest_query,
 )
+from wa_perfkit.secret import Secret
 
 KEY = "unit-test-cursor-key-0123456789"
 WHEN = datetime(2025, 6, 1, 12, 0, 0, 123456, tzinfo=timezone.utc)

@@ -16,7 +16,7 @@ ones below it (a test walks every import to keep it so, and forbids cycles):
 | 3 engine | `_engine` (steps, drivers, read-through, single-flight, lock) | serving a miss |
 | 2 backends | `backends` (`base` declares the contract and every power) | storage |
 | 1 pure decisions | `keys`, `policy`, `serialization`, `metrics`, `observe` | no I/O |
-| 0 foundations | `errors`, `_log`, `_secret`, `_extras` | imported by all |
+| 0 foundations | `errors`, `_log`, `secret`, `_extras` | imported by all |
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from wa_perfkit._engine.lock import RedisLock
-from wa_perfkit._secret import Secret
 from wa_perfkit._version import __version__
 from wa_perfkit.auth import CachedUser, JWTVerifier
 from wa_perfkit.backends.base import MISS, Backend, LockStore
@@ -44,6 +43,7 @@ from wa_perfkit.errors import (
 from wa_perfkit.metrics import StatsSnapshot
 from wa_perfkit.policy import Policy
 from wa_perfkit.repository import AsyncCachedFunction, CachedFunction, ttl_repository
+from wa_perfkit.secret import Secret
 from wa_perfkit.serialization import Codec, JsonSerializer, dataclass_codec, pydantic_codec
 
 if TYPE_CHECKING:

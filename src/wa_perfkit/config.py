@@ -26,9 +26,9 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from wa_perfkit._secret import redact_url
 from wa_perfkit.backends.base import Backend
 from wa_perfkit.errors import ConfigurationError
+from wa_perfkit.secret import redact_url
 
 __all__ = [
     "DEFAULT_URL",

@@ -17,9 +17,9 @@ from tests.auth._tokens import (
     signed,
 )
 from tests.auth.cases import bad_tokens
-from wa_perfkit._secret import Secret
 from wa_perfkit.auth import JWTVerifier
 from wa_perfkit.errors import ConfigurationError, InvalidToken
+from wa_perfkit.secret import Secret
 
 
 class TestJWTVerifier:

@@ -9,9 +9,9 @@ import logging
 import pytest
 
 from tests.services import free_port
-from wa_perfkit._secret import redact_url
 from wa_perfkit.backends.redis import RedisBackend
 from wa_perfkit.cache import Cache
+from wa_perfkit.secret import redact_url
 
 SECRET = "hunter2-Zq9"
 

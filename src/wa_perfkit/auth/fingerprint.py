@@ -23,7 +23,7 @@ import hashlib
 import hmac
 import secrets
 
-from wa_perfkit._secret import Secret
+from wa_perfkit.secret import Secret
 
 __all__ = ["Fingerprinter"]
 

@@ -63,7 +63,6 @@ from wa_perfkit._engine.lock import LockedFlight
 from wa_perfkit._engine.singleflight import AsyncFlight, ThreadFlight
 from wa_perfkit._engine.steps import Call, Flow, Read, ReadMany, arun, run
 from wa_perfkit._log import RateLimitedWarning, logger
-from wa_perfkit._secret import Secret
 from wa_perfkit.auth.fingerprint import Fingerprinter
 from wa_perfkit.auth.roles import RolesOf, check_roles, default_roles
 from wa_perfkit.auth.verifier import JWTVerifier
@@ -80,6 +79,7 @@ from wa_perfkit.errors import (
 from wa_perfkit.metrics import StatsSnapshot
 from wa_perfkit.observe import Outcome, current_trace, note
 from wa_perfkit.policy import Duration, seconds
+from wa_perfkit.secret import Secret
 
 __all__ = ["CachedUser", "Claims", "Loader"]
 

@@ -32,9 +32,9 @@ from typing import Any
 
 import jwt
 
-from wa_perfkit._secret import Secret
 from wa_perfkit.auth.jwks import JWKSCache
 from wa_perfkit.errors import ConfigurationError, InvalidToken
+from wa_perfkit.secret import Secret
 
 __all__ = ["ASYMMETRIC_ALGORITHMS", "HMAC_ALGORITHMS", "JWTVerifier"]
 

@@ -13,8 +13,8 @@ from typing import Any
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from wa_perfkit._secret import redact_url as redact_url  # its old home: still importable
 from wa_perfkit.backends.base import MISS
+from wa_perfkit.secret import redact_url as redact_url  # its old home: still importable
 
 # Compare-and-delete: a lock is released only by the holder whose token it still carries.
 _RELEASE_SCRIPT = """

@@ -53,7 +53,6 @@ import redis.asyncio as aioredis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from wa_perfkit._secret import redact_url
 from wa_perfkit.backends._bus import by_channel, channel_of, encode_message
 from wa_perfkit.backends._redis_ops import (
     _LEASE_SCRIPT,
@@ -82,6 +81,7 @@ from wa_perfkit.backends._redis_ops import (
 from wa_perfkit.backends.base import MISS
 from wa_perfkit.backends.breaker import CircuitBreaker
 from wa_perfkit.errors import BackendError, BackendUnavailable, ConfigurationError
+from wa_perfkit.secret import redact_url
 
 __all__ = ["RedisBackend"]
 

@@ -36,7 +36,6 @@ from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from wa_perfkit._secret import Secret
 from wa_perfkit.auth.bearer import bearer_token
 from wa_perfkit.auth.roles import check_roles
 from wa_perfkit.auth.verifier import JWTVerifier
@@ -47,6 +46,7 @@ from wa_perfkit.errors import AuthError, InvalidCursor, InvalidToken
 from wa_perfkit.integrations.fastapi.auth import auth_http_error, cached_user
 from wa_perfkit.pagination import CONVERSATIONS, MESSAGES, Paginator
 from wa_perfkit.repository import ttl_repository
+from wa_perfkit.secret import Secret
 
 __all__ = ["NewMessage", "create_app"]
 

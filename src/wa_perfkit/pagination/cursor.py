@@ -38,8 +38,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Final, Literal
 
-from wa_perfkit._secret import Secret
 from wa_perfkit.errors import ConfigurationError, InvalidCursor
+from wa_perfkit.secret import Secret
 
 __all__ = ["DEFAULT_MAX_CURSOR_LENGTH", "Cursor", "CursorCodec", "Direction", "KeyValue"]
 

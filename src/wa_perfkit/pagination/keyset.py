@@ -43,7 +43,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Final, Generic, Literal, TypeVar
 
-from wa_perfkit._secret import Secret
 from wa_perfkit.errors import ConfigurationError, InvalidCursor
 from wa_perfkit.pagination.cursor import (
     Cursor,
@@ -51,6 +50,7 @@ from wa_perfkit.pagination.cursor import (
     Direction,
     KeyValue,
 )
+from wa_perfkit.secret import Secret
 
 __all__ = ["CONVERSATIONS", "MESSAGES", "Keyset", "KeysetQuery", "Page", "Paginator", "Placeholder"]
 

@@ -26,8 +26,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from wa_perfkit._log import logger
-from wa_perfkit._secret import Secret
 from wa_perfkit.errors import ConfigurationError, InvalidPayload
+from wa_perfkit.secret import Secret
 from wa_perfkit.whatsapp.handshake import verify_handshake
 from wa_perfkit.whatsapp.models import WebhookDelivery
 from wa_perfkit.whatsapp.payload import parse_webhook

@@ -35,8 +35,8 @@ import string
 from collections.abc import Sequence
 from typing import Final
 
-from wa_perfkit._secret import Secret
 from wa_perfkit.errors import ConfigurationError, InvalidSignature, PayloadTooLarge
+from wa_perfkit.secret import Secret
 
 __all__ = [
     "DEFAULT_MAX_BODY_BYTES",

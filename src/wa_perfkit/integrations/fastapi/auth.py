@@ -32,7 +32,6 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
 from fastapi.security.base import SecurityBase
 
-from wa_perfkit._secret import Secret
 from wa_perfkit.auth.bearer import bearer_token
 from wa_perfkit.auth.roles import RolesOf
 from wa_perfkit.auth.user_cache import CachedUser
@@ -42,6 +41,7 @@ from wa_perfkit.errors import AuthError, Forbidden
 from wa_perfkit.integrations._http import error_response
 from wa_perfkit.observe import show_cache_details
 from wa_perfkit.policy import Duration
+from wa_perfkit.secret import Secret
 
 __all__ = ["CurrentUser", "auth_http_error", "cached_user"]
 

@@ -26,9 +26,9 @@ from __future__ import annotations
 from fastapi import HTTPException, Request
 from fastapi.responses import PlainTextResponse
 
-from wa_perfkit._secret import Secret
 from wa_perfkit.errors import WebhookError
 from wa_perfkit.integrations._http import error_response
+from wa_perfkit.secret import Secret
 from wa_perfkit.whatsapp.models import WebhookDelivery
 from wa_perfkit.whatsapp.receiver import WebhookReceiver
 from wa_perfkit.whatsapp.signature import DEFAULT_MAX_BODY_BYTES, SIGNATURE_HEADER, AppSecret

@@ -33,7 +33,6 @@ import flask
 from flask import Request, Response, abort, g
 from werkzeug.local import LocalProxy
 
-from wa_perfkit._secret import Secret
 from wa_perfkit.auth.bearer import bearer_token
 from wa_perfkit.auth.roles import RolesOf
 from wa_perfkit.auth.user_cache import CachedUser
@@ -43,6 +42,7 @@ from wa_perfkit.errors import AuthError
 from wa_perfkit.integrations._http import JSON, error_response
 from wa_perfkit.observe import show_cache_details
 from wa_perfkit.policy import Duration
+from wa_perfkit.secret import Secret
 
 __all__ = ["G_ATTRIBUTE", "FlaskCurrentUser", "auth_response", "cached_user"]
 
