@@ -1,8 +1,8 @@
 """
 Keyset pagination over ``(sort column, id)``, for asyncpg and psycopg.
 
-The seed's cursor query was ``WHERE updated_at < $cursor ORDER BY updated_at
-DESC``: every row sharing the boundary timestamp with the last row of a page,
+The common cursor query ``WHERE updated_at < $cursor ORDER BY updated_at
+DESC`` is wrong: every row sharing the boundary timestamp with the last row of a page,
 but not on that page, is skipped forever. The fix is a total order: sort by
 ``(updated_at, id)`` and compare the pair as a row value:
 
@@ -418,5 +418,5 @@ def _typed(bind: Callable[[Any], str], value: KeyValue, sql_type: str) -> str:
 
 def _quote(identifier: str) -> str:
     # Validated against _IDENTIFIER at construction: quoting keeps reserved
-    # words such as "timestamp" (the seed's messages column) valid.
+    # words such as "timestamp" (a common messages column) valid.
     return f'"{identifier}"'

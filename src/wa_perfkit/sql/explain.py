@@ -1,7 +1,7 @@
 """
 EXPLAIN (ANALYZE, BUFFERS) of the inbox's hot queries.
 
-The hot queries are the ones behind the seed's slow routes: the conversation
+The hot queries are the ones behind an inbox's slowest routes: the conversation
 list of an account, the messages of a conversation, the webhook's account
 lookup by ``phone_number_id`` and the user-with-roles lookup run on every
 authenticated request. Each is run once with a real parameter taken from the
@@ -140,7 +140,7 @@ def hot_queries(conn: psycopg.Connection[Any]) -> tuple[HotQuery, ...]:
     The hot queries for this database.
 
     The user lookup reads ``app_users.roles_cache`` when migration 0002 is
-    applied, and the seed's three-table JOIN otherwise.
+    applied, and the three-table JOIN of users, user roles and roles otherwise.
 
     Args:
         conn: an open psycopg connection.
