@@ -37,7 +37,9 @@ $(STAMP): pyproject.toml
 	@# only as root on a machine with apt-get; never fatal.
 	-@command -v pgbouncer >/dev/null 2>&1 || test -x /usr/sbin/pgbouncer \
 	  || { test "$$(id -u)" = 0 && command -v apt-get >/dev/null 2>&1 \
-	       && apt-get install -y -qq pgbouncer >/dev/null 2>&1; } || true
+	       && { apt-get install -y -qq pgbouncer >/dev/null 2>&1 \
+	            || { apt-get update -qq >/dev/null 2>&1 \
+	                 && apt-get install -y -qq pgbouncer >/dev/null 2>&1; }; }; } || true
 	touch $@
 
 .venv-%/.installed: pyproject.toml
