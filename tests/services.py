@@ -21,7 +21,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import pytest
@@ -210,3 +210,19 @@ def delete_namespace(url: str, prefix: str) -> None:
             client.delete(*keys[start : start + 500])
     finally:
         client.close()
+
+
+def eventually(
+    condition: Callable[[], object], timeout: float = 5.0, interval: float = 0.01
+) -> bool:
+    """
+    Poll ``condition`` until it is true (True) or ``timeout`` seconds pass (False).
+
+    For what arrives asynchronously by design, such as a pub/sub invalidation.
+    """
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(interval)
+    return True

@@ -4,30 +4,20 @@ A worker on plain Redis revokes and invalidates; web instances on a tiered cache
 
 from __future__ import annotations
 
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from tests.auth._tokens import SERVER_KEY, claims, hs_token
 from tests.auth._users import Users
+from tests.services import eventually
 from wa_perfkit.auth import CachedUser, JWTVerifier
 from wa_perfkit.backends.base import MISS
 from wa_perfkit.backends.redis import RedisBackend
 from wa_perfkit.backends.tiered import TieredBackend
 from wa_perfkit.cache import Cache
 from wa_perfkit.errors import InvalidToken
-
-
-def _until(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
-    """Poll ``condition`` (a pub/sub message is asynchronous) for at most ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
 
 
 @pytest.fixture(name="instances")
@@ -64,7 +54,7 @@ class TestWorkerOnPlainRedis:
         web.resolve(token)
         assert _l1_holds(web, token)
         assert worker.revoke(token)
-        assert _until(lambda: not _l1_holds(web, token))
+        assert eventually(lambda: not _l1_holds(web, token))
         with pytest.raises(InvalidToken):
             web.resolve(token)
 
@@ -77,5 +67,5 @@ class TestWorkerOnPlainRedis:
         assert (await web.aresolve(token))["roles"] == ["agent"]
         users.roles["omar"] = ["admin"]
         assert await worker.ainvalidate_user("omar") == 1
-        assert _until(lambda: not _l1_holds(web, token))
+        assert eventually(lambda: not _l1_holds(web, token))
         assert (await web.aresolve(token))["roles"] == ["admin"]

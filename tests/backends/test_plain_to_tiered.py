@@ -8,26 +8,16 @@ from the web instances' L1 for up to ``l1_ttl``.
 
 from __future__ import annotations
 
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
+from tests.services import eventually
 from wa_perfkit.backends.base import MISS
 from wa_perfkit.backends.redis import RedisBackend
 from wa_perfkit.backends.tiered import TieredBackend
 from wa_perfkit.cache import Cache
-
-
-def _until(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
-    """Poll ``condition`` (a pub/sub message is asynchronous) for at most ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
 
 
 @pytest.fixture(name="pair")
@@ -57,7 +47,7 @@ class TestPlainReachesTiered:
         web.set("k", "v", 600)
         assert _in_l1(web, "k") == "v"
         assert worker.delete("k")
-        assert _until(lambda: _in_l1(web, "k") is MISS)
+        assert eventually(lambda: _in_l1(web, "k") is MISS)
         assert web.get("k") is MISS
 
     def test_overwrite(self, pair: tuple[Cache, Cache]) -> None:
@@ -65,7 +55,7 @@ class TestPlainReachesTiered:
         web, worker = pair
         web.set("k", "old", 600)
         assert worker.set("k", "new", 600)
-        assert _until(lambda: _in_l1(web, "k") is MISS)
+        assert eventually(lambda: _in_l1(web, "k") is MISS)
         assert web.get("k") == "new"
 
     async def test_tags_and_clear(self, pair: tuple[Cache, Cache]) -> None:
@@ -74,10 +64,10 @@ class TestPlainReachesTiered:
         web.set("a", 1, 600, tags=["t"])
         web.set("b", 2, 600)
         assert await worker.ainvalidate_tags("t") == 1
-        assert _until(lambda: _in_l1(web, "a") is MISS)
+        assert eventually(lambda: _in_l1(web, "a") is MISS)
         assert _in_l1(web, "b") == 2
         assert await worker.aclear() >= 1
-        assert _until(lambda: _in_l1(web, "b") is MISS)
+        assert eventually(lambda: _in_l1(web, "b") is MISS)
 
     async def test_async_delete_many(self, pair: tuple[Cache, Cache]) -> None:
         """The async twins publish as well."""
@@ -85,6 +75,6 @@ class TestPlainReachesTiered:
         web.set("a", 1, 600)
         web.set("b", 2, 600)
         assert await worker.adelete_many(["a", "b"]) == 2
-        assert _until(lambda: _in_l1(web, "a") is MISS and _in_l1(web, "b") is MISS)
+        assert eventually(lambda: _in_l1(web, "a") is MISS and _in_l1(web, "b") is MISS)
         await worker.aset("a", 3, 600)
         assert web.get("a") == 3

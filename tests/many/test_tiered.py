@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from tests.services import RedisServer
+from tests.services import RedisServer, eventually
 from wa_perfkit.backends.base import MISS, Backend, PrefixClearable, TagIndex
 from wa_perfkit.backends.memory import MemoryBackend
 from wa_perfkit.backends.redis import RedisBackend
@@ -39,15 +39,6 @@ def fixture_pair(redis_url: str, namespace: str) -> Iterator[tuple[Cache, Cache]
     yield caches
     a.close()
     b.close()
-
-
-def _eventually(check: object, timeout: float = 1.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():  # type: ignore[operator]
-            return True
-        time.sleep(0.001)
-    return False
 
 
 class TestTieredBackend:
@@ -95,10 +86,10 @@ class TestTieredBackend:
         ]
         for step in steps:
             a.set("k", "old", 30, tags=["t"])
-            assert _eventually(lambda: b.get("k") == "old")
+            assert eventually(lambda: b.get("k") == "old", 1.0, 0.001)
             assert b.get("k") == "old"  # now held in B's L1
             step()
-            assert _eventually(lambda: b.get("k") in ("new", MISS)), step
+            assert eventually(lambda: b.get("k") in ("new", MISS), 1.0, 0.001), step
 
     async def test_async_twins(self, pair: tuple[Cache, Cache]) -> None:
         """aset/aget/adelete/aclear behave like the sync methods across instances."""
@@ -106,11 +97,11 @@ class TestTieredBackend:
         await a.aset("k", 1, 30)
         assert await b.aget("k") == 1
         await a.adelete("k")
-        assert _eventually(lambda: b.get("k") is MISS)
+        assert eventually(lambda: b.get("k") is MISS, 1.0, 0.001)
         await a.aset("k", 2, 30)
         assert await b.aget("k") == 2
         assert await a.aclear() >= 1
-        assert _eventually(lambda: b.get("k") is MISS)
+        assert eventually(lambda: b.get("k") is MISS, 1.0, 0.001)
         await a.aclose()  # the asyncio clients; the fixture closes the sync ones
         await b.aclose()
 
@@ -143,13 +134,13 @@ class TestTieredBackend:
             admin.client_kill_filter(_type="pubsub")
             # Written while B's bus was down: the message is lost for B.
             a_backend.l2.set(a.full_key("k"), a_backend.serializer.dumps("new"), 60)
-            assert _eventually(lambda: b_backend.bus.flushes > flushes, 2.0)
+            assert eventually(lambda: b_backend.bus.flushes > flushes, 2.0, 0.001)
             for _ in range(200):
                 assert b.get("k") == "new"
-            assert _eventually(lambda: b_backend.bus.connected, 3.0)
+            assert eventually(lambda: b_backend.bus.connected, 3.0, 0.001)
             assert b_backend.bus.reconnects >= 1
             a.set("k", "newer", 60)
-            assert _eventually(lambda: b.get("k") == "newer")
+            assert eventually(lambda: b.get("k") == "newer", 1.0, 0.001)
         finally:
             admin.close()
             a.close()
