@@ -63,24 +63,7 @@ class ThreadFlight:
         Raises:
             BaseException: whatever ``work`` raised, in every caller that shared it.
         """
-        with self._lock:
-            call = self._calls.get(key)
-            leader = call is None
-            if call is None:
-                call = self._calls[key] = _Call()
-        if not leader:
-            call.wait()
-            if call.error is not None:
-                raise call.error
-            return call.result  # type: ignore[return-value]
-        try:
-            call.result = work()
-        except BaseException as exc:
-            call.error = exc
-            raise
-        finally:
-            self._done(key, call)
-        return call.result
+        return self.join(key, work)[0]
 
     def join(self, key: str, work: Callable[[], T]) -> tuple[T, bool]:
         """
@@ -153,12 +136,7 @@ class AsyncFlight:
         Raises:
             BaseException: whatever the task raised, in every awaiting caller.
         """
-        task = self._tasks.get(key)
-        if task is None or task.get_loop() is not asyncio.get_running_loop():
-            task = asyncio.get_running_loop().create_task(work())
-            self._tasks[key] = task
-            task.add_done_callback(lambda done: self._forget(key, done))
-        return await asyncio.shield(task)
+        return (await self.join(key, work))[0]
 
     async def join(
         self, key: str, work: Callable[[], Coroutine[Any, Any, T]]
@@ -170,11 +148,10 @@ class AsyncFlight:
             BaseException: whatever the task raised, in every awaiting caller.
         """
         task = self._tasks.get(key)
+        # A task of another loop (a closed test loop, a second thread's loop) is not joinable.
         led = task is None or task.get_loop() is not asyncio.get_running_loop()
         if led:
-            task = asyncio.get_running_loop().create_task(work())
-            self._tasks[key] = task
-            task.add_done_callback(lambda done: self._forget(key, done))
+            task = self._start(key, work)
         assert task is not None
         return await asyncio.shield(task), led
 
@@ -200,9 +177,7 @@ class AsyncFlight:
         """
         task = self._tasks.get(key)
         if task is None or task.done():
-            task = asyncio.get_running_loop().create_task(work())
-            self._tasks[key] = task
-            task.add_done_callback(lambda done: self._forget(key, done))
+            task = self._start(key, work)
         return task
 
     def in_flight(self, key: str) -> bool:
@@ -210,6 +185,12 @@ class AsyncFlight:
         Return True if a task for ``key`` is running.
         """
         return key in self._tasks
+
+    def _start(self, key: str, work: Callable[[], Coroutine[Any, Any, T]]) -> asyncio.Task[T]:
+        task = asyncio.get_running_loop().create_task(work())
+        self._tasks[key] = task
+        task.add_done_callback(lambda done: self._forget(key, done))
+        return task
 
     def _forget(self, key: str, task: asyncio.Task[Any]) -> None:
         if self._tasks.get(key) is task:

@@ -69,19 +69,7 @@ def dedupe(cache: Cache, message_id: str, *, ttl: float = DEFAULT_DEDUPE_TTL) ->
 
 async def adedupe(cache: Cache, message_id: str, *, ttl: float = DEFAULT_DEDUPE_TTL) -> bool:
     """
-    Async twin of `dedupe`.
-
-    Args:
-        cache: the cache whose backend is shared by every instance.
-        message_id: a ``wamid.…`` id, or `StatusUpdate.dedupe_key` for a status.
-        ttl: seconds the id is remembered.
-
-    Returns:
-        True if this call is the first to see the id (or the backend failed), else False.
-
-    Raises:
-        InvalidPayload: ``message_id`` is not a non-empty string.
-        ConfigurationError: ``ttl`` is not positive.
+    Async twin of `dedupe`: the same arguments, result and errors.
     """
     key = dedupe_key(message_id, ttl)
     try:
@@ -106,14 +94,7 @@ def forget(cache: Cache, message_id: str) -> bool:
 
 async def aforget(cache: Cache, message_id: str) -> bool:
     """
-    Async twin of `forget`.
-
-    Args:
-        cache: the cache `adedupe` used.
-        message_id: the id given to `adedupe`.
-
-    Returns:
-        True if the id was remembered (False also when the backend failed).
+    Async twin of `forget`: the same arguments and result.
     """
     return await cache.adelete(dedupe_key(message_id))
 
