@@ -3,7 +3,7 @@ One suite for the FastAPI and the Flask adapters: every case runs on both framew
 
 Webhook (signature, size, payload, handshake) and auth refusals must answer the
 same status, JSON body and headers on both, from the one table of
-``wa_perfkit.integrations._http``.
+``wa_perfkit.integrations._http_errors``.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ from fastapi import HTTPException, Request
 from fastapi.responses import PlainTextResponse
 
 from wa_perfkit.errors import WebhookError
-from wa_perfkit.integrations._http import error_response
+from wa_perfkit.integrations._http_errors import error_response
 from wa_perfkit.secret import Secret
 from wa_perfkit.whatsapp.models import WebhookDelivery
 from wa_perfkit.whatsapp.receiver import WebhookReceiver

@@ -39,7 +39,7 @@ from wa_perfkit.auth.user_cache import CachedUser
 from wa_perfkit.auth.verifier import JWTVerifier
 from wa_perfkit.cache import Cache
 from wa_perfkit.errors import AuthError
-from wa_perfkit.integrations._http import JSON, error_response
+from wa_perfkit.integrations._http_errors import JSON, error_response
 from wa_perfkit.observe import show_cache_details
 from wa_perfkit.policy import Duration
 from wa_perfkit.secret import Secret

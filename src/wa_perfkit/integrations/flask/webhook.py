@@ -31,7 +31,7 @@ from typing import Concatenate, NoReturn, ParamSpec, TypeVar
 from flask import Response, abort, request
 
 from wa_perfkit.errors import WebhookError
-from wa_perfkit.integrations._http import JSON, error_response
+from wa_perfkit.integrations._http_errors import JSON, error_response
 from wa_perfkit.secret import Secret
 from wa_perfkit.whatsapp.models import WebhookDelivery
 from wa_perfkit.whatsapp.receiver import WebhookReceiver
