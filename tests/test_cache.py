@@ -5,6 +5,7 @@ Cache: the public API over each backend (memory and real Redis).
 from __future__ import annotations
 
 import asyncio
+from typing import ClassVar
 
 import pytest
 import redis
@@ -148,3 +149,17 @@ class TestTestingHelpers:
         clock.advance(61)
         await f("a")
         assert backend.calls["astore_leased"] == 2
+
+
+class TestAnyKeyText:
+    KEYS: ClassVar[list[str]] = ["\ud800", "a\udfffb", "é 中文 🙂", "k" * 500]
+
+    @pytest.mark.parametrize("key", KEYS, ids=["surrogate", "surrogate-inside", "unicode", "long"])
+    async def test_every_str_key_works_on_every_backend(self, cache: Cache, key: str) -> None:
+        """A key with a lone surrogate (json.loads makes them) is a key like any other."""
+        assert cache.set(key, 1, 30) is True
+        assert cache.get(key) == 1 and await cache.aget(key) == 1
+        assert cache.get(key + "x") is MISS  # still distinct from its neighbours
+        assert cache.get_or_load(key, lambda: 2, ttl=30) == 1
+        assert await cache.adelete(key) is True
+        assert cache.get(key) is MISS

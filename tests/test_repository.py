@@ -683,3 +683,52 @@ class TestKeyTemplates:
 
         assert f("u1", object()) == f("u1", object()) == "u1"
         assert f.stats().hits == 1
+
+
+class TestTags:
+    TEXTS: ClassVar[list[str]] = ["plain", "\ud800 lone surrogate", "é ü 中文 🙂", "x" * 400]
+
+    @pytest.mark.parametrize("text", TEXTS, ids=["ascii", "surrogate", "unicode", "long"])
+    def test_any_argument_text_renders_a_usable_tag(self, cache: Cache, text: str) -> None:
+        """Whatever the argument's text, the call is cached and its tag invalidates it."""
+        calls: list[str] = []
+
+        @ttl_repository(ttl=30, cache=cache, tags=["account:{account_id}"])
+        def f(account_id: str) -> int:
+            calls.append(account_id)
+            return len(calls)
+
+        assert f(text) == f(text) == 1
+        assert cache.invalidate_tags(f"account:{text}") == 1
+        assert f(text) == 2
+
+    @pytest.mark.parametrize("text", TEXTS, ids=["ascii", "surrogate", "unicode", "long"])
+    async def test_any_argument_text_renders_a_usable_tag_async(
+        self, cache: Cache, text: str
+    ) -> None:
+        """The async twin: cached, and `ainvalidate_tags` with the rendered text drops it."""
+        calls: list[str] = []
+
+        @ttl_repository(ttl=30, cache=cache, tags=["account:{account_id}"])
+        async def f(account_id: str) -> int:
+            calls.append(account_id)
+            return len(calls)
+
+        assert await f(text) == await f(text) == 1
+        assert await cache.ainvalidate_tags(f"account:{text}") == 1
+        assert await f(text) == 2
+
+    def test_tags_render_as_text_so_alike_renderings_share_a_tag(self, cache: Cache) -> None:
+        """Unlike key= fields, tag fields are text: alike renderings are invalidated together."""
+        calls: list[tuple[Any, Any]] = []
+
+        @ttl_repository(ttl=30, cache=cache, tags=["t:{a}:{b}"])
+        def f(a: Any, b: Any) -> int:
+            calls.append((a, b))
+            return len(calls)
+
+        f("acme:eu", "5511"), f("acme", "eu:5511"), f(1, None), f("1", "None")
+        assert f.cache_key("acme:eu", "5511") != f.cache_key("acme", "eu:5511")  # two entries
+        assert cache.invalidate_tags("t:acme:eu:5511") == 2  # one tag: more dropped, never fewer
+        assert cache.invalidate_tags("t:1:None") == 2
+        assert len(calls) == 4

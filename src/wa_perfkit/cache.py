@@ -247,9 +247,10 @@ class Cache:
 
     def full_key(self, key: str) -> str:
         """
-        Return the backend key of ``key``: ``namespace:version:key`` (long keys digested).
+        Return the backend key of ``key``: ``namespace:version:key`` (long keys, and keys
+        with a lone surrogate, digested).
         """
-        if len(key) > MAX_PLAIN_LENGTH * 2:
+        if len(key) > MAX_PLAIN_LENGTH * 2 or not _writable(key):
             key = "#" + digest(key)
         return self.prefix + key
 
@@ -257,7 +258,7 @@ class Cache:
         """
         Return the backend key under which ``tag``'s members are indexed (long tags digested).
         """
-        if len(tag) > MAX_PLAIN_LENGTH:
+        if len(tag) > MAX_PLAIN_LENGTH or not _writable(tag):
             tag = "#" + digest(tag)
         return self.prefix + _TAG_SEGMENT + tag
 
@@ -809,3 +810,15 @@ def _check_backend(backend: object) -> None:
 
 def _unchanged(value: T) -> T:
     return value
+
+
+def _writable(text: str) -> bool:
+    # A lone surrogate (json.loads makes them) has no UTF-8 form: such a key is
+    # digested (with its code points) rather than refused by the Redis client.
+    if text.isascii():
+        return True
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
