@@ -153,35 +153,39 @@ Notes = Sequence[tuple[str, bytes]]
 
 
 def _noted(client: Any, build: Callable[[Any], object], notes: Notes) -> list[Any]:
-    # The commands ``build`` queues, then a PUBLISH per note, in one round trip. A
-    # cluster pipeline cannot route a keyless PUBLISH: it goes on its own after.
-    pipe = client.pipeline(transaction=False)
-    build(pipe)
-    cluster = _is_cluster(client)
-    if not cluster:
-        for channel, message in notes:
-            pipe.publish(channel, message)
-    results = list(pipe.execute())
-    if cluster:
-        for channel, message in notes:
-            client.publish(channel, message)
-        return results
-    return results[: len(results) - len(notes)]
+    # The commands ``build`` queues, then a PUBLISH per note, in one round trip.
+    pipe, alone = _noting_pipeline(client, build, notes)
+    results = pipe.execute()
+    for channel, message in alone:
+        client.publish(channel, message)
+    return _built_results(results, notes, alone)
 
 
 async def _anoted(client: Any, build: Callable[[Any], object], notes: Notes) -> list[Any]:
+    pipe, alone = _noting_pipeline(client, build, notes)
+    results = await pipe.execute()
+    for channel, message in alone:
+        await client.publish(channel, message)
+    return _built_results(results, notes, alone)
+
+
+def _noting_pipeline(
+    client: Any, build: Callable[[Any], object], notes: Notes
+) -> tuple[Any, Notes]:
+    # A cluster pipeline cannot route a keyless PUBLISH: those go on their own after
+    # (returned as the notes to publish alone).
     pipe = client.pipeline(transaction=False)
     build(pipe)
-    cluster = _is_cluster(client)
-    if not cluster:
-        for channel, message in notes:
-            pipe.publish(channel, message)
-    results = list(await pipe.execute())
-    if cluster:
-        for channel, message in notes:
-            await client.publish(channel, message)
-        return results
-    return results[: len(results) - len(notes)]
+    if _is_cluster(client):
+        return pipe, notes
+    for channel, message in notes:
+        pipe.publish(channel, message)
+    return pipe, ()
+
+
+def _built_results(results: Sequence[Any], notes: Notes, alone: Notes) -> list[Any]:
+    # What ``build``'s commands returned, without the PUBLISH replies.
+    return list(results) if alone else list(results[: len(results) - len(notes)])
 
 
 def _deletes(keys: Sequence[str | bytes]) -> Callable[[Any], object]:
