@@ -163,3 +163,13 @@ class TestAnyKeyText:
         assert cache.get_or_load(key, lambda: 2, ttl=30) == 1
         assert await cache.adelete(key) is True
         assert cache.get(key) is MISS
+
+    async def test_a_key_never_spells_another_keys_digest(self, cache: Cache) -> None:
+        """Digested keys are marked "#": a key written as that mark is a different entry."""
+        for key in ("\ud800", "k" * 500):
+            mark = cache.full_key(key).removeprefix(cache.prefix)
+            assert mark.startswith("#")
+            cache.set(key, "original", 30)
+            cache.set(mark, "impostor", 30)
+            assert cache.get(key) == "original"
+            assert cache.get(mark) == "impostor"

@@ -250,7 +250,7 @@ class Cache:
         Return the backend key of ``key``: ``namespace:version:key`` (long keys, and keys
         with a lone surrogate, digested).
         """
-        if len(key) > MAX_PLAIN_LENGTH * 2 or not _writable(key):
+        if len(key) > MAX_PLAIN_LENGTH * 2 or not _plain(key):
             key = "#" + digest(key)
         return self.prefix + key
 
@@ -258,7 +258,7 @@ class Cache:
         """
         Return the backend key under which ``tag``'s members are indexed (long tags digested).
         """
-        if len(tag) > MAX_PLAIN_LENGTH or not _writable(tag):
+        if len(tag) > MAX_PLAIN_LENGTH or not _plain(tag):
             tag = "#" + digest(tag)
         return self.prefix + _TAG_SEGMENT + tag
 
@@ -812,11 +812,12 @@ def _unchanged(value: T) -> T:
     return value
 
 
-def _writable(text: str) -> bool:
-    # A lone surrogate (json.loads makes them) has no UTF-8 form: such a key is
-    # digested (with its code points) rather than refused by the Redis client.
+def _plain(text: str) -> bool:
+    # Whether ``text`` can stand as itself in a backend key. Not: a lone surrogate
+    # (json.loads makes them), which has no UTF-8 form, and text starting with "#",
+    # the mark of a digested key, so that a key can never spell another's digest.
     if text.isascii():
-        return True
+        return not text.startswith("#")
     try:
         text.encode()
     except UnicodeEncodeError:
