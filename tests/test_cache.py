@@ -9,13 +9,16 @@ from typing import ClassVar
 
 import pytest
 import redis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from wa_perfkit.backends.base import MISS
 from wa_perfkit.backends.memory import MemoryBackend
 from wa_perfkit.backends.redis import RedisBackend
 from wa_perfkit.cache import Cache
 from wa_perfkit.errors import ConfigurationError
-from wa_perfkit.policy import Policy
+from wa_perfkit.policy import Policy, ttl_seconds
+from wa_perfkit.whatsapp import dedupe
 
 
 class TestCache:
@@ -173,3 +176,48 @@ class TestAnyKeyText:
             cache.set(mark, "impostor", 30)
             assert cache.get(key) == "original"
             assert cache.get(mark) == "impostor"
+
+
+# Anything a caller may pass as a TTL: numbers of every size and sign, non-finite
+# floats, bools, timedeltas, and values of the wrong type.
+_ANY_TTL = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.sampled_from([0, 1, 10**12, 10**12 + 1, 1e-9, 0.0004]),
+    st.booleans(),
+    st.timedeltas(),
+    st.none(),
+    st.text(max_size=3),
+)
+
+
+def _accepted(ttl: object) -> bool:
+    try:
+        ttl_seconds(ttl)  # type: ignore[arg-type]
+    except ConfigurationError:
+        return False
+    return True
+
+
+class TestAnyTTL:
+    @settings(
+        max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    )
+    @given(ttl=_ANY_TTL)
+    def test_one_rule_for_every_ttl_on_every_backend(self, cache: Cache, ttl: object) -> None:
+        """A TTL is refused with ConfigurationError, or stored: never a backend error."""
+        calls = [
+            lambda: cache.set("k", 1, ttl),  # type: ignore[arg-type]
+            lambda: cache.add("a", 1, ttl),  # type: ignore[arg-type]
+            lambda: cache.get_or_load("g", lambda: 1, ttl=ttl),  # type: ignore[arg-type]
+            lambda: dedupe(cache, "wamid.T", ttl=ttl),  # type: ignore[arg-type]
+        ]
+        for call in calls:
+            if _accepted(ttl):
+                assert call() in (True, 1)
+            else:
+                with pytest.raises(ConfigurationError):
+                    call()
+        cache.delete_many(["k", "a", "g", "wa:dedupe:wamid.T"])
+        stats = cache.stats()
+        assert stats.backend_errors == 0 and stats.breaker_state == "closed"

@@ -47,7 +47,7 @@ from wa_perfkit.backends.null import NullBackend
 from wa_perfkit.errors import BackendError, ConfigurationError, SerializationError
 from wa_perfkit.keys import MAX_PLAIN_LENGTH, digest
 from wa_perfkit.metrics import Stats, StatsSnapshot, total
-from wa_perfkit.policy import Duration, Policy, seconds
+from wa_perfkit.policy import MAX_SECONDS, Duration, Policy, ttl_seconds
 from wa_perfkit.serialization import JsonSerializer, Serializer
 
 __all__ = ["Cache"]
@@ -405,6 +405,10 @@ class Cache:
             True if stored; False if the value could not be encoded (counted in
             ``encode_errors``) or the backend failed (counted in ``backend_errors``);
             both are logged, never raised.
+
+        Raises:
+            ConfigurationError: ``ttl`` is not a positive, finite duration of at
+                most `wa_perfkit.policy.MAX_SECONDS` (the same on every backend).
         """
         return run(self._write(self.full_key(key), value, _seconds(ttl), tuple(tags)), self)
 
@@ -425,6 +429,8 @@ class Cache:
             BackendError: the backend failed; unlike a read, a set-if-absent
                 cannot degrade silently, so the caller decides.
             SerializationError: ``value`` cannot be encoded.
+            ConfigurationError: ``ttl`` is not a positive, finite duration of at
+                most `wa_perfkit.policy.MAX_SECONDS`.
         """
         return self.backend.add(self.full_key(key), self._encode(value), _seconds(ttl))
 
@@ -789,8 +795,12 @@ class Cache:
 
 
 def _seconds(ttl: Duration) -> float:
-    # The common case (a number) costs one type check; anything else is converted or refused.
-    return ttl if type(ttl) is float or type(ttl) is int else seconds(ttl)
+    # The common case (a number in range) costs a type check and a comparison; anything
+    # else is converted or refused, the same way on every backend (a TTL Redis cannot
+    # express must not become a backend error that opens the breaker).
+    if (type(ttl) is float or type(ttl) is int) and 0 < ttl <= MAX_SECONDS:
+        return ttl
+    return ttl_seconds(ttl)
 
 
 def _check_backend(backend: object) -> None:

@@ -22,10 +22,14 @@ from typing import Any, TypeAlias
 
 from wa_perfkit.errors import ConfigurationError
 
-__all__ = ["Duration", "Policy", "seconds"]
+__all__ = ["MAX_SECONDS", "Duration", "Policy", "seconds", "ttl_seconds"]
 
 #: A length of time: seconds (``int`` or ``float``) or a `datetime.timedelta`.
 Duration: TypeAlias = float | timedelta
+
+#: The longest duration accepted (about 31,700 years): every backend can still
+#: express the expiry (Redis counts milliseconds in a signed 64-bit integer).
+MAX_SECONDS = 10**12
 
 
 # Bounded so that a corrupted or foreign [fresh_until, value] pair is still a plain value check.
@@ -45,18 +49,40 @@ def seconds(value: Duration, name: str = "ttl") -> float:
 
     Raises:
         ConfigurationError: ``value`` is neither a number nor a timedelta (a
-            ``bool`` or a string too), or is not finite.
+            ``bool`` or a string too), is not finite, or is longer than
+            `MAX_SECONDS` either way.
     """
     if isinstance(value, timedelta):
-        return value.total_seconds()
+        value = value.total_seconds()
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         if not math.isfinite(value):
             raise ConfigurationError(f"{name} must be finite, not {value!r}")
+        if abs(value) > MAX_SECONDS:
+            raise ConfigurationError(
+                f"{name} must be at most {MAX_SECONDS:.0e} seconds either way, not {value!r}"
+            )
         return float(value)
     raise ConfigurationError(
         f"{name} must be seconds (int or float) or a datetime.timedelta, "
         f"not {type(value).__name__} {value!r}"
     )
+
+
+def ttl_seconds(value: Duration, name: str = "ttl") -> float:
+    """
+    Return a time to live in seconds: as `seconds`, and positive.
+
+    Args:
+        value: seconds or a `datetime.timedelta`.
+        name: the argument's name, for the error message.
+
+    Raises:
+        ConfigurationError: what `seconds` refuses, and zero or negative durations.
+    """
+    ttl = seconds(value, name)
+    if not ttl > 0:
+        raise ConfigurationError(f"{name} must be positive, not {value!r}")
+    return ttl
 
 
 @dataclasses.dataclass(frozen=True, init=False)

@@ -32,7 +32,8 @@ from typing import Final
 
 from wa_perfkit._log import RateLimitedWarning
 from wa_perfkit.cache import Cache
-from wa_perfkit.errors import BackendError, ConfigurationError, InvalidPayload
+from wa_perfkit.errors import BackendError, InvalidPayload
+from wa_perfkit.policy import Duration, ttl_seconds
 
 __all__ = ["DEFAULT_DEDUPE_TTL", "adedupe", "aforget", "dedupe", "dedupe_key", "forget"]
 
@@ -44,21 +45,21 @@ _MARK: Final = 1
 _warn = RateLimitedWarning()
 
 
-def dedupe(cache: Cache, message_id: str, *, ttl: float = DEFAULT_DEDUPE_TTL) -> bool:
+def dedupe(cache: Cache, message_id: str, *, ttl: Duration = DEFAULT_DEDUPE_TTL) -> bool:
     """
     Return True the first time ``message_id`` is seen within ``ttl``, False afterwards.
 
     Args:
         cache: the cache whose backend is shared by every instance (Redis in production).
         message_id: a ``wamid.…`` id, or `StatusUpdate.dedupe_key` for a status.
-        ttl: seconds the id is remembered.
+        ttl: seconds (or a timedelta) the id is remembered.
 
     Returns:
         True if this call is the first to see the id (or the backend failed), else False.
 
     Raises:
         InvalidPayload: ``message_id`` is not a non-empty string.
-        ConfigurationError: ``ttl`` is not positive.
+        ConfigurationError: ``ttl`` is not a positive, finite duration in range.
     """
     key = dedupe_key(message_id, ttl)
     try:
@@ -67,7 +68,9 @@ def dedupe(cache: Cache, message_id: str, *, ttl: float = DEFAULT_DEDUPE_TTL) ->
         return _assume_first(cache, exc)
 
 
-async def adedupe(cache: Cache, message_id: str, *, ttl: float = DEFAULT_DEDUPE_TTL) -> bool:
+async def adedupe(
+    cache: Cache, message_id: str, *, ttl: Duration = DEFAULT_DEDUPE_TTL
+) -> bool:
     """
     Async twin of `dedupe`: the same arguments, result and errors.
     """
@@ -99,25 +102,25 @@ async def aforget(cache: Cache, message_id: str) -> bool:
     return await cache.adelete(dedupe_key(message_id))
 
 
-def dedupe_key(message_id: str, ttl: float = DEFAULT_DEDUPE_TTL) -> str:
+def dedupe_key(message_id: str, ttl: Duration = DEFAULT_DEDUPE_TTL) -> str:
     """
     Return the cache key (inside the cache's namespace) that marks ``message_id``.
 
     Args:
         message_id: the id to mark.
-        ttl: checked to be positive, so a bad TTL fails before any I/O.
+        ttl: checked (positive, finite, at most `wa_perfkit.policy.MAX_SECONDS`), so a
+            bad TTL fails before any I/O.
 
     Returns:
         ``"wa:dedupe:<message_id>"``.
 
     Raises:
         InvalidPayload: ``message_id`` is not a non-empty string.
-        ConfigurationError: ``ttl`` is not positive.
+        ConfigurationError: ``ttl`` is not a positive, finite duration in range.
     """
     if not isinstance(message_id, str) or not message_id:
         raise InvalidPayload("a message id must be a non-empty string")
-    if not ttl > 0:
-        raise ConfigurationError(f"dedupe ttl must be positive, not {ttl!r}")
+    ttl_seconds(ttl)  # refused here, before any I/O, as the cache would refuse it
     return _PREFIX + message_id
 
 
