@@ -125,6 +125,15 @@ class TestNamespaces:
         for cache in (mine, other_version, neighbour):
             cache.close()
 
+    @pytest.mark.parametrize("bad", ["", "a:b", "\ud800", None, 5])
+    def test_unusable_namespaces_fail_at_construction(self, bad: object) -> None:
+        """A namespace no backend could write (a lone surrogate too) fails at construction."""
+        with pytest.raises(ConfigurationError, match="namespace"):
+            Cache(MemoryBackend(), namespace=bad)  # type: ignore[arg-type]
+        if isinstance(bad, str):  # a version may be an int, and is written as text
+            with pytest.raises(ConfigurationError, match="version"):
+                Cache(MemoryBackend(), version=bad)
+
     async def test_aclear_on_each_backend(self, cache: Cache) -> None:
         """aclear empties the namespace."""
         await cache.aset("k", 1, 10)

@@ -718,6 +718,12 @@ class TestTags:
         assert await cache.ainvalidate_tags(f"account:{text}") == 1
         assert await f(text) == 2
 
+    @pytest.mark.parametrize("bad", ["", "\ud800", "a\nb", 5])
+    def test_unusable_names_fail_at_decoration(self, cache: Cache, bad: object) -> None:
+        """name= prefixes keys and labels metrics: unwritable or unprintable text is refused."""
+        with pytest.raises(ConfigurationError, match="name"):
+            ttl_repository(ttl=30, cache=cache, name=bad)  # type: ignore[arg-type]
+
     def test_tags_render_as_text_so_alike_renderings_share_a_tag(self, cache: Cache) -> None:
         """Unlike key= fields, tag fields are text: alike renderings are invalidated together."""
         calls: list[tuple[Any, Any]] = []

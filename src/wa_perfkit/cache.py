@@ -103,8 +103,10 @@ class Cache:
         _check_backend(backend)
         version = str(version)
         for label, value in (("namespace", namespace), ("version", version)):
-            if not isinstance(value, str) or not value or ":" in value:
-                raise ConfigurationError(f"{label} must be non-empty, without ':': {value!r}")
+            if not isinstance(value, str) or not value or ":" in value or not _encodable(value):
+                raise ConfigurationError(
+                    f"{label} must be non-empty text without ':' (and UTF-8): {value!r}"
+                )
         self.enabled = config.enabled_from_env() if enabled is None else bool(enabled)
         if not self.enabled:
             backend = NullBackend()
@@ -828,6 +830,10 @@ def _plain(text: str) -> bool:
     # the mark of a digested key, so that a key can never spell another's digest.
     if text.isascii():
         return not text.startswith("#")
+    return _encodable(text)
+
+
+def _encodable(text: str) -> bool:
     try:
         text.encode()
     except UnicodeEncodeError:

@@ -522,6 +522,8 @@ def ttl_repository(
         raise ConfigurationError(f"cache must be a wa_perfkit.Cache, not {type(cache).__name__}")
     if isinstance(tags, str):
         raise ConfigurationError("tags must be a sequence of templates, not a single string")
+    if name is not None and (not isinstance(name, str) or not name or not name.isprintable()):
+        raise ConfigurationError(f"name must be non-empty printable text, not {name!r}")
     lock_ttl = seconds(lock_ttl, "lock_ttl")
     if lock and not lock_ttl > 0:
         raise ConfigurationError(f"lock_ttl must be positive, not {lock_ttl!r}")
