@@ -176,6 +176,22 @@ class TestAnyKeyText:
         assert await cache.adelete(key) is True
         assert cache.get(key) is MISS
 
+    async def test_one_str_is_not_a_sequence_of_keys_or_tags(self, cache: Cache) -> None:
+        """get_many("ab") would read keys "a" and "b": refused, like a list where *tags go."""
+        cache.set("a", 1, 30)
+        for call in (
+            lambda: cache.get_many("ab"),  # type: ignore[arg-type]
+            lambda: cache.delete_many("ab"),  # type: ignore[arg-type]
+            lambda: cache.get_many([1]),  # type: ignore[list-item]
+            lambda: cache.set("t", 1, 30, tags="abc"),
+            lambda: cache.invalidate_tags(["abc"]),  # type: ignore[arg-type]
+        ):
+            with pytest.raises(ConfigurationError):
+                call()
+        with pytest.raises(ConfigurationError):
+            await cache.aget_many("ab")  # type: ignore[arg-type]
+        assert cache.get("a") == 1 and cache.get("t") is MISS
+
     async def test_a_key_never_spells_another_keys_digest(self, cache: Cache) -> None:
         """Digested keys are marked "#": a key written as that mark is a different entry."""
         for key in ("\ud800", "k" * 500):

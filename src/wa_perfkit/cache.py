@@ -295,6 +295,7 @@ class Cache:
         return await arun(self._get_many(keys), self)
 
     def _get_many(self, keys: Sequence[str]) -> Flow[list[Any]]:
+        keys = _texts(keys, "keys")
         full_keys = [self.full_key(k) for k in keys]
         try:
             raws = yield BackendCall(self.backend, "get_many", (full_keys,))
@@ -412,13 +413,15 @@ class Cache:
             ConfigurationError: ``ttl`` is not a positive, finite duration of at
                 most `wa_perfkit.policy.MAX_SECONDS` (the same on every backend).
         """
-        return run(self._write(self.full_key(key), value, _seconds(ttl), tuple(tags)), self)
+        flow = self._write(self.full_key(key), value, _seconds(ttl), _texts(tags, "tags"))
+        return run(flow, self)
 
     async def aset(self, key: str, value: Any, ttl: Duration, *, tags: Iterable[str] = ()) -> bool:
         """
         Async twin of `set`.
         """
-        return await arun(self._write(self.full_key(key), value, _seconds(ttl), tuple(tags)), self)
+        flow = self._write(self.full_key(key), value, _seconds(ttl), _texts(tags, "tags"))
+        return await arun(flow, self)
 
     def add(self, key: str, value: Any, ttl: Duration) -> bool:
         """
@@ -495,7 +498,7 @@ class Cache:
         return await arun(self._delete_many(keys), self)
 
     def _delete_many(self, keys: Sequence[str]) -> Flow[int]:
-        full_keys = [self.full_key(k) for k in keys]
+        full_keys = [self.full_key(k) for k in _texts(keys, "keys")]
         try:
             return int((yield BackendCall(self.backend, "delete_many", (full_keys,))))
         except BackendError as exc:
@@ -521,6 +524,9 @@ class Cache:
         return await arun(self._invalidate_tags(tags), self)
 
     def _invalidate_tags(self, tags: tuple[str, ...]) -> Flow[int]:
+        if len(tags) == 1 and not isinstance(tags[0], str):
+            raise ConfigurationError("pass tags as separate arguments: invalidate_tags(*tags)")
+        tags = _texts(tags, "tags")
         index = self._tag_backend()
         removed = 0
         for tag in tags:
@@ -822,6 +828,17 @@ def _check_backend(backend: object) -> None:
 
 def _unchanged(value: T) -> T:
     return value
+
+
+def _texts(values: Iterable[str], what: str) -> tuple[str, ...]:
+    # A str is iterable too: get_many("ab") must not read the keys "a" and "b".
+    if isinstance(values, str):
+        raise ConfigurationError(f"{what} must be a sequence of str, not one str: {values!r}")
+    texts = tuple(values)
+    for text in texts:
+        if type(text) is not str:
+            raise ConfigurationError(f"{what} must be str, not {type(text).__name__}: {text!r}")
+    return texts
 
 
 def _plain(text: str) -> bool:
