@@ -1,10 +1,11 @@
 """
 The engine's remaining sync/async twins stay equal (httpcore's unasync check, in a test).
 
-The miss path is one flow; what is left twice is a driver and the entry points.
-Each async twin, once its ``async``/``await`` and the names below are turned
-into their sync spelling (and docstrings and comments dropped), must read
-exactly like its sync twin.
+The miss path is one flow; what is left twice is a driver and the entry points
+(the engine's, and `CachedUser`'s, whose async hit first reads what never
+waits: a local backend, a tiered L1). Each async twin, once its
+``async``/``await`` and the names below are turned into their sync spelling
+(and docstrings and comments dropped), must read exactly like its sync twin.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 import pytest
 
 from wa_perfkit._engine import readthrough, steps
+from wa_perfkit.auth.user_cache import CachedUser
 
 #: async spelling -> sync spelling, beyond dropping ``async``/``await`` and the ``a`` prefix.
 UNASYNC = [
@@ -26,6 +28,12 @@ UNASYNC = [
     (r"\b_refresh_in_task\b", "_refresh_in_thread"),
     (r"Callable\[\[\], Awaitable\[T\]\]", "Callable[[], T]"),
     (r"\barun\b", "run"),
+    (r"\bashare\b", "share"),
+    (
+        r"entry = self\._read_now\(key\)\n\s+if entry is MISS and self\._remote:"
+        r"\n\s+entry = self\._aread\(key\)",
+        "entry = self._read(key)",
+    ),
     (r"\baresolve\b", "resolve"),
     (r"\baload_through\b", "load_through"),
     (r"\b(_?)aread\b", r"\1read"),
@@ -36,6 +44,8 @@ TWINS = [
     (steps, "run", "arun"),
     (readthrough.ReadThrough, "resolve", "aresolve"),
     (readthrough.ReadThrough, "load_through", "aload_through"),
+    (readthrough.ReadThrough, "share", "ashare"),
+    (CachedUser, "resolve", "aresolve"),
 ]
 
 
@@ -55,7 +65,9 @@ def _normalised(function: Any) -> str:
     return text
 
 
-@pytest.mark.parametrize(("owner", "sync", "async_"), TWINS, ids=[t[1] for t in TWINS])
+@pytest.mark.parametrize(
+    ("owner", "sync", "async_"), TWINS, ids=[f"{t[0].__name__}.{t[1]}" for t in TWINS]
+)
 def test_async_twin_reads_like_the_sync_one(owner: Any, sync: str, async_: str) -> None:
     """Only async/await and the names listed in UNASYNC differ between the twins."""
     assert _normalised(getattr(owner, async_)) == _normalised(getattr(owner, sync))

@@ -1,5 +1,5 @@
 """
-The read-through engine behind `Cache.get_or_load` and `ttl_repository`.
+The read-through engine behind `Cache.get_or_load`, `ttl_repository` and `CachedUser`.
 
 ```text
 read ──▶ MISS ────────────────────────────────┐
@@ -29,6 +29,11 @@ flow) that yield their I/O as steps; `run` drives them for threads and
 differently: which single-flight they join and how a refresh is started.
 The engine never raises a cache fault: only the loader's own exception
 reaches callers (all of them, once).
+
+`CachedUser` brings its own miss flow (verify, revocation and generation
+markers, load, store, look at the markers again) and its own entry policy;
+`share`/`ashare` run that flow on the same flights, with the same miss
+counting and timing, so an invalidation of its key detaches it too.
 """
 
 from __future__ import annotations
@@ -196,6 +201,29 @@ class ReadThrough:
                     return found.value  # type: ignore[no-any-return]
             alone = await arun(self._lead(plan, full_key, call, tags), store)
             return alone.value  # type: ignore[no-any-return]
+
+    # -- entry points for a caller's own miss flow (`CachedUser`) ---------------------
+
+    def share(self, stats: Stats, full_key: str, flow: Callable[[], Flow[T]]) -> T:
+        """
+        Serve a miss of ``full_key`` with ``flow()``, run once by concurrent threads.
+
+        The miss is counted and timed as `resolve` counts and times its own;
+        invalidating ``full_key`` detaches the running flow as it detaches a load.
+        """
+        stats.count_miss()
+        store = self._store
+        with _timed_miss(stats.name, full_key):
+            return self._thread_flight.run(full_key, lambda: run(flow(), store))
+
+    async def ashare(self, stats: Stats, full_key: str, flow: Callable[[], Flow[T]]) -> T:
+        """
+        Async twin of `share`: run once by concurrent tasks.
+        """
+        stats.count_miss()
+        store = self._store
+        with _timed_miss(stats.name, full_key):
+            return await self._async_flight.run(full_key, lambda: arun(flow(), store))
 
     def forget(self, full_keys: Iterable[str]) -> None:
         """

@@ -1,18 +1,22 @@
 """
 `CachedUser`: token -> verified claims -> user, through the cache.
 
-The hit path is one backend read and no cryptography beyond one HMAC:
+A hit is one backend read and one HMAC (the token's fingerprint); the miss is
+served by the engine that serves `ttl_repository` and `Cache.get_or_load`:
 
 ```text
 token ─▶ HMAC(server key) = fp ─▶ GET {ns}:{v}:{prefix}:u:{fp}
-   hit, entry.exp > now ─▶ user                    (no verify, no loader)
-   miss ─▶ single-flight per fp ─▶ the miss flow below
+   entry policy says: a user, fresh ─▶ user        (no verify, no loader)
+   MISS, expired, not genuine ─▶ the engine's single-flight per key
+                                 (threads or tasks; counted and timed as a miss)
+                                 ─▶ the miss flow below, run once
 
 miss flow: GET again (a load may just have finished)
            ─▶ verify (signature, aud, iss, exp, nbf)
            ─▶ MGET revoked:{fp}, gen:{user}     revoked ─▶ 401
            ─▶ loader(claims)                    raises ─▶ 503, None ─▶ 401
-           ─▶ SET u:{fp} {exp, user} ttl=min(ttl, exp - now), tagged user:{id}
+           ─▶ entry policy: entry, ttl = min(ttl, exp - now)
+           ─▶ SET u:{fp} entry ttl, tagged user:{id}
            ─▶ MGET revoked:{fp}, gen:{user}     changed ─▶ drop the entry again
 ```
 
@@ -20,29 +24,33 @@ Why the second read: `revoke` writes its marker *then* deletes the entry, and
 `invalidate_user` bumps the generation *then* deletes the tagged entries. A
 load that raced with either stored its entry before the delete (and loses
 it) or reads the marker/generation after it (and drops its own entry), so a
-revoked token or a changed user is never resurrected by a slow loader.
+revoked token or a changed user is never resurrected by a slow loader. Both
+deletes also detach a miss flow of those keys still running, so a request
+that arrives after them starts its own flow (and meets the marker) instead
+of sharing one that began before.
 
-The entry carries its own end (the token's ``exp``, or sooner: ``ttl``) and the
-hit compares it with the clock, so an entry never serves past ``exp`` even if a
-backend rounds TTLs up.
+What an entry looks like is the entry policy's business, chosen once when the
+`CachedUser` is built (see `wa_perfkit.auth.entries`): on a local backend the
+user object itself and its end; on a shared one the encoded user, its end and
+an HMAC under a key derived from the server key, because whoever can write to
+the Redis must not decide who is logged in. Either way the entry carries its
+own end (the token's ``exp``, or sooner: ``ttl``) and the hit compares it with
+the clock, so an entry never serves past ``exp``. A signed entry is checked
+(MAC, decode) the first time an instance reads it; later hits of the same
+entry cost a string comparison.
 
-On a shared backend everything stored is authenticated under keys derived
-from the server key, because whoever can write to the Redis must not decide
-who is logged in: an entry carries the encoded user and
-``mac = HMAC(key ‖ end ‖ encoded user)``,
-a revocation marker is ``HMAC(key)``, a generation ``hex.HMAC(key ‖ hex)``.
-A value that does not check out is a miss (entries, markers) or counts as a
-changed generation. The per-user tag and generation keys are named by an HMAC
-of the user id, so a reader of the Redis cannot tell whose keys they are. An
-entry's MAC is checked, and its user decoded, the first time an instance reads
-it; later hits of that entry (same key, same MAC) reuse the user decoded then,
-so they cost a dict lookup and a string comparison more than an unsigned hit.
-Nothing is written on any failure. A backend outage makes every read a miss
-and every write a no-op: requests degrade to verify + load, never to "let in".
+Markers are authenticated too: a revocation marker is ``HMAC(key)``, a
+generation ``hex.HMAC(key ‖ hex)``; a value that does not check out is a miss
+(markers) or counts as a changed generation. The per-user tag and generation
+keys are named by an HMAC of the user id, so a reader of the Redis cannot tell
+whose keys they are. Nothing is written on any failure. A backend outage makes
+every read a miss and every write a no-op: requests degrade to verify + load,
+never to "let in".
 
 The miss flow is written once as a generator that yields the I/O it needs
 (httpx's ``auth_flow`` pattern), with the engine's steps; the engine's drivers
-run it for threads and for asyncio.
+run it for threads and for asyncio. What `resolve` and `aresolve` still spell
+twice is the read of the entry and which driver runs the flow.
 """
 
 from __future__ import annotations
@@ -60,9 +68,9 @@ from typing import Any, Generic, TypeVar, cast
 import jwt
 
 from wa_perfkit._engine.lock import LockedFlight
-from wa_perfkit._engine.singleflight import AsyncFlight, ThreadFlight
 from wa_perfkit._engine.steps import Call, Flow, Read, ReadMany, arun, run
 from wa_perfkit._log import RateLimitedWarning, logger
+from wa_perfkit.auth.entries import PlainEntries, SignedEntries
 from wa_perfkit.auth.fingerprint import Fingerprinter
 from wa_perfkit.auth.roles import RolesOf, check_roles, default_roles
 from wa_perfkit.auth.verifier import JWTVerifier
@@ -73,7 +81,6 @@ from wa_perfkit.errors import (
     BackendError,
     ConfigurationError,
     InvalidToken,
-    SerializationError,
     UserLoaderError,
 )
 from wa_perfkit.metrics import StatsSnapshot
@@ -88,8 +95,6 @@ Claims = Mapping[str, Any]
 Loader = Callable[[dict[str, Any]], U | None] | Callable[[dict[str, Any]], Awaitable[U | None]]
 
 _DEFAULT_REVOCATION_TTL = 86_400.0
-# How many checked entries are remembered before the memory is dropped (and rebuilt).
-_CHECKED_LIMIT = 10_000
 
 
 class CachedUser(Generic[U]):
@@ -160,21 +165,26 @@ class CachedUser(Generic[U]):
         )
         self._clock = cache._clock
         self._entries = cache.full_key(f"{prefix}:u:")
+        local = cache._powers.local
+        # Decided once. Only this process writes to a local backend: its entries need
+        # no MAC (and its users need not be encodable). Anything shared is checked.
+        self._policy = (
+            PlainEntries(self.ttl)
+            if local
+            else SignedEntries(self.ttl, self._macs, cache.serializer, cache._report_corrupt)
+        )
         self._read = cache._read
-        # A local backend never blocks: its sync read is also the async hit path.
-        self._local = cache._powers.local
-        # Only this process writes to a local backend: its entries need no MAC (and
-        # its users need not be encodable). Anything shared is checked.
-        self._signed = not self._local
-        # Per key, the MAC of the entry last checked, its user as decoded then, and its
-        # end: a hit on the same entry again costs a dict lookup and a string compare,
-        # not a MAC and a decode (the user is the same object each time, as on memory).
-        self._checked: dict[str, tuple[str, Any, float]] = {}
+        self._aread = cache._aread
+        # Reads that never wait, so an async hit awaits nothing: a local backend's, or
+        # the L1 of a tiered backend (only its misses await the L2).
+        self._read_now: Callable[[str], Any] = (
+            cache._read if local else cache._powers.peek or _nothing
+        )
+        self._remote = not local
+        self._engine = cache._engine
         self._stats = cache._new_stats(f"cached_user:{prefix}")
-        self._threads = ThreadFlight()
         store = cache._powers.lock_store if lock else None
         self._lock = LockedFlight(store, lock_ttl) if store is not None else None
-        self._tasks = AsyncFlight()
         self._warn = RateLimitedWarning()
 
     def __repr__(self) -> str:
@@ -194,16 +204,11 @@ class CachedUser(Generic[U]):
         fp = self._fingerprint(token)
         key = self._entries + fp
         entry = self._read(key)
-        if entry is not MISS:
-            user = self._fresh(entry, key)
-            if user is not MISS:
-                return cast(U, user)
-        self._stats.count_miss()
-        started = time.perf_counter()
-        try:
-            return self._threads.run(fp, lambda: self._load_once(token, fp, key))
-        finally:
-            note(self._stats.name, Outcome.MISS, fp, time.perf_counter() - started)
+        user = self._hit(entry, key)
+        if user is MISS:
+            flow = partial(self._locked, token, fp, key)
+            user = self._engine.share(self._stats, key, flow)
+        return cast(U, user)
 
     async def aresolve(self, token: str) -> U:
         """
@@ -211,119 +216,50 @@ class CachedUser(Generic[U]):
         """
         fp = self._fingerprint(token)
         key = self._entries + fp
-        entry = self._read(key) if self._local else await self.cache._aread(key)
-        if entry is not MISS:
-            user = self._fresh(entry, key)
-            if user is not MISS:
-                return cast(U, user)
-        self._stats.count_miss()
-        started = time.perf_counter()
-        try:
-            return await self._tasks.run(fp, lambda: self._aload_once(token, fp, key))
-        finally:
-            note(self._stats.name, Outcome.MISS, fp, time.perf_counter() - started)
+        entry = self._read_now(key)
+        if entry is MISS and self._remote:
+            entry = await self._aread(key)
+        user = self._hit(entry, key)
+        if user is MISS:
+            flow = partial(self._locked, token, fp, key)
+            user = await self._engine.ashare(self._stats, key, flow)
+        return cast(U, user)
 
-    def _load_once(self, token: str, fp: str, key: str) -> U:
-        return run(self._locked(token, fp, key), self.cache)
+    def _hit(self, entry: Any, key: str) -> Any:
+        # The user of a fresh entry, counted as a hit; MISS (not counted: the engine
+        # counts the miss it serves).
+        if entry is MISS:
+            return MISS
+        user = self._policy.from_store(key, entry, self._clock())
+        if user is not MISS:
+            self._stats.count_hit()
+            if current_trace() is not None or logger.isEnabledFor(DEBUG):
+                note(self._stats.name, Outcome.HIT, key)
+        return user
 
-    async def _aload_once(self, token: str, fp: str, key: str) -> U:
-        return await arun(self._locked(token, fp, key), self.cache)
+    def _fresh(self, entry: Any, key: str) -> Any:
+        # What the miss flow accepts (not counted: that request is a miss already).
+        return MISS if entry is MISS else self._policy.from_store(key, entry, self._clock())
 
     def _locked(self, token: str, fp: str, key: str) -> Flow[U]:
         # The miss flow, under the cross-process lock when there is one.
         if self._lock is None:
-            return (yield from self._miss(token, fp))
+            return (yield from self._miss(token, fp, key))
         user = yield from self._lock.flow(
-            key, lambda: self._check(key), lambda: self._miss(token, fp)
+            key, lambda: self._check(key), lambda: self._miss(token, fp, key)
         )
         return cast(U, user)
 
     def _check(self, key: str) -> Flow[Any]:
         # What a lock waiter accepts: a fresh entry stored meanwhile.
         entry = yield Read(key)
-        return self._fresh(entry, key, counted=False)
+        return self._fresh(entry, key)
 
     def _fingerprint(self, token: str) -> str:
         # Bounded before hashing: a megabyte of junk must not cost a megabyte of HMAC.
         if len(token) > self.verifier.max_token_bytes:
             raise InvalidToken("token too large")
         return self.fingerprint(token)
-
-    def _fresh(self, entry: Any, key: str, *, counted: bool = True) -> Any:
-        # ``counted=False`` inside a miss's flight: that request was counted a miss already.
-        if entry is MISS:
-            return MISS
-        user = self._open(entry, key) if self._signed else self._plain(entry)
-        if user is not MISS and counted:
-            self._stats.count_hit()
-            if current_trace() is not None or logger.isEnabledFor(DEBUG):
-                note(self._stats.name, Outcome.HIT, key)
-        return user
-
-    def _plain(self, entry: Any) -> Any:
-        try:
-            if entry["exp"] > self._clock():
-                return entry["user"]
-        except (TypeError, KeyError, IndexError):  # a foreign entry is a miss
-            pass
-        return MISS
-
-    def _open(self, entry: Any, key: str) -> Any:
-        """
-        The user in a signed entry, or `MISS` (expired, not genuine, or not decodable).
-        """
-        try:
-            end, text, tag = entry["exp"], entry["u"], entry["mac"]
-        except (TypeError, KeyError, IndexError):
-            end = text = tag = None
-        checked = self._checked
-        seen = checked.get(key)
-        if seen is not None and tag is not None and seen[0] == tag:
-            # This key's entry with this MAC was checked and decoded before: serve what
-            # was decoded then (whatever else an edited copy carries), until its end.
-            return seen[1] if seen[2] > self._clock() else MISS
-        if type(end) is not float or type(text) is not str or not math.isfinite(end):
-            self.cache._report_corrupt(key, "unsigned-entry")
-            return MISS
-        if not end > self._clock():
-            return MISS
-        try:
-            blob = text.encode("latin-1")
-        except UnicodeEncodeError:
-            blob = b""  # not one we wrote: the MAC check below fails
-        if not self._macs.check(self._entry_data(key, end, blob), tag):
-            self.cache._report_corrupt(key, "bad-mac")
-            return MISS
-        try:
-            user = self.cache.serializer.loads(blob)
-        except SerializationError as exc:  # genuine but unreadable (serializer changed)
-            self.cache._report_corrupt(key, exc.reason)
-            return MISS
-        if len(checked) >= _CHECKED_LIMIT:
-            checked.clear()
-        checked[key] = (tag, user, end)
-        return user
-
-    @staticmethod
-    def _entry_data(key: str, end: float, blob: bytes) -> bytes:
-        return b"%s\0%s\0%s" % (key.encode(), repr(end).encode(), blob)
-
-    def _entry(self, key: str, end: float, user: Any) -> dict[str, Any] | None:
-        """
-        The value to store for ``user`` until ``end``; None if it cannot be encoded.
-
-        Signed (shared backend): the user's encoded bytes (as latin-1 text, one
-        character per byte) and their MAC, so a hit checks exactly the bytes that
-        were authenticated and decodes them once, without re-encoding anything.
-        """
-        if not self._signed:
-            return {"exp": end, "user": user}
-        try:
-            blob = self.cache.serializer.dumps(user)
-        except SerializationError:
-            return None  # the cache could not store it either
-        tag = self._macs.mac(self._entry_data(key, end, blob)).hex()
-        return {"exp": end, "u": blob.decode("latin-1"), "mac": tag}
 
     def check_roles(self, user: U, required: Iterable[str], *, any_of: bool = False) -> None:
         """
@@ -333,15 +269,12 @@ class CachedUser(Generic[U]):
 
     # -- the miss flow (sans-I/O) ----------------------------------------------------
 
-    def _miss(self, token: str, fp: str) -> Flow[U]:
-        key = self._entries + fp
+    def _miss(self, token: str, fp: str, key: str) -> Flow[U]:
         # Re-read inside the flight: a request that missed just before another's
         # load finished must take its result, not load a second time.
-        entry = yield Read(key)
-        if entry is not MISS:
-            user = self._fresh(entry, key, counted=False)
-            if user is not MISS:
-                return cast(U, user)
+        user = self._fresh((yield Read(key)), key)
+        if user is not MISS:
+            return cast(U, user)
         claims: dict[str, Any] = yield Call(
             partial(self.verifier.verify, token), partial(self.verifier.averify, token)
         )
@@ -354,21 +287,14 @@ class CachedUser(Generic[U]):
         user = yield Call(partial(self._load, claims), partial(self._aload, claims))
         if user is None:
             raise InvalidToken("no such user")
-        exp = claims.get("exp")
-        now = self._clock()
-        bound = float(exp) if exp is not None else now + self.ttl
-        ttl = min(self.ttl, bound - now)
-        if ttl <= 0:
-            return cast(U, user)
+        exp, now = claims.get("exp"), self._clock()
         # The entry ends with its TTL, not only at the token's exp: a copy saved by a
         # Redis reader and written back later is dead by then.
-        entry = self._entry(key, now + ttl, user)
-        if entry is None:
+        entry = self._policy.to_store(key, user, None if exp is None else float(exp) - now, now)
+        if entry is None:  # expiring now, or not encodable: served, not stored
             return cast(U, user)
-        stored = yield from self.cache._write(key, entry, ttl, (self._user_tag(uid),))
+        stored = yield from self.cache._write(key, entry[0], entry[1], (self._user_tag(uid),))
         if stored:
-            if self._signed:
-                self._checked[key] = (entry["mac"], user, entry["exp"])
             after = yield ReadMany(markers)
             generation = self._generation(before[1], full[1])
             revoked = self._revoked(after[0], full[0])
@@ -483,6 +409,7 @@ class CachedUser(Generic[U]):
         try:
             members = self._tag_index().pop_tag(tag)
             removed = self.cache.backend.delete_many(members) if members else 0
+            self.cache._detach(members)  # a load of them still running is not shared
         except BackendError as exc:
             raise _refused(exc.operation) from exc
         if not bumped:
@@ -500,6 +427,7 @@ class CachedUser(Generic[U]):
         try:
             members = await self._tag_index().apop_tag(tag)
             removed = await self.cache.backend.adelete_many(members) if members else 0
+            self.cache._detach(members)  # a load of them still running is not shared
         except BackendError as exc:
             raise _refused(exc.operation) from exc
         if not bumped:
@@ -553,6 +481,11 @@ class CachedUser(Generic[U]):
         breaker state.
         """
         return self._stats.snapshot(self.cache._powers.breaker_state)
+
+
+def _nothing(key: str) -> Any:
+    # The read that never waits, of a backend that can only be awaited.
+    return MISS
 
 
 def _refused(operation: str) -> BackendError:
