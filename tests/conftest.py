@@ -1,5 +1,6 @@
 """
-Shared fixtures: real Redis, per-test namespaces, backends, a fake clock.
+Shared fixtures: real Redis, per-test namespaces, backends, a fake clock; and the
+PostgreSQL ones of tests/postgres_services.py (registered here, once, for every folder).
 """
 
 from __future__ import annotations
@@ -10,6 +11,14 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 import redis
 
+from tests.postgres_services import (
+    connect_fixture,
+    databases_fixture,
+    fresh_dsn_fixture,
+    pg_server_fixture,
+    pgbouncer_fixture,
+    seeded_fixture,
+)
 from tests.services import (
     SERVER_KINDS,
     RedisServer,
@@ -23,7 +32,15 @@ from wa_perfkit.backends.redis import RedisBackend
 from wa_perfkit.cache import Cache
 from wa_perfkit.testing import FakeClock
 
-__all__ = ["FakeClock"]
+__all__ = [
+    "FakeClock",
+    "connect_fixture",
+    "databases_fixture",
+    "fresh_dsn_fixture",
+    "pg_server_fixture",
+    "pgbouncer_fixture",
+    "seeded_fixture",
+]
 
 
 @pytest.fixture(name="redis_url", scope="session")

@@ -10,8 +10,7 @@ from dataclasses import dataclass
 import jwt
 import psycopg
 
-from tests.examples.conftest import asyncpg_url
-from tests.postgres.conftest import Databases
+from tests.postgres_services import Databases, asyncpg_url
 from wa_perfkit import sql
 from wa_perfkit.demo.data import SampleData, sample_data
 

@@ -13,9 +13,9 @@ from fastapi.testclient import TestClient
 from examples.fastapi_inbox.app import create_app
 from examples.fastapi_inbox.settings import Settings
 from tests.examples._inbox_db import JWT_SECRET, InboxDB, count, create_inbox_db
-from tests.postgres.conftest import Databases
-from tests.whatsapp._wa_samples import APP_SECRET, VERIFY_TOKEN, delivery, encode, signed
-from tests.whatsapp._wa_samples import text_message as wa_text
+from tests.postgres_services import Databases
+from tests.whatsapp._samples import APP_SECRET, VERIFY_TOKEN, delivery, encode, signed
+from tests.whatsapp._samples import text_message as wa_text
 from wa_perfkit import Cache, RedisBackend
 
 pytestmark = pytest.mark.slow

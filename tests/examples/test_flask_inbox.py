@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 
 from examples.flask_inbox.app import create_app
 from tests.examples._inbox_db import JWT_SECRET, InboxDB, create_inbox_db
-from tests.postgres.conftest import Databases
+from tests.postgres_services import Databases
 from wa_perfkit import Cache, RedisBackend
 
 pytestmark = pytest.mark.slow

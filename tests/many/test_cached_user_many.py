@@ -1,7 +1,7 @@
 """
 The cached_user core suite again, on a 3-master Redis Cluster and on a tiered backend over it.
 
-The test class is imported from tests/auth/test_cached_user.py; this module's
+The test class is imported from tests/auth/test_user_cache.py; this module's
 ``kind`` and ``ucache`` fixtures replace the memory/redis ones of tests/auth.
 """
 

@@ -1,5 +1,5 @@
 """
-Checked by ``mypy --strict`` (make test and tests/test_typing.py): decorated
+Checked by ``mypy --strict`` (make test and tests/typing/test_typing.py): decorated
 functions keep their signatures for the type checker.
 """
 

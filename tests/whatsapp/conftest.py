@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from _wa_redis import redis_backend
 
+from tests.whatsapp._redis import redis_backend
 from wa_perfkit.cache import Cache
 
 

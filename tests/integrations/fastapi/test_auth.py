@@ -14,11 +14,11 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.auth._apps import build_app
 from tests.auth._tokens import SERVER_KEY, KeyPair, claims, hs_token, signed
 from tests.auth._users import Users
 from tests.auth.cases import bad_tokens
 from tests.auth.test_user_cache import _redis_url, _stored
+from tests.integrations.fastapi._auth_apps import build_app
 from tests.services import RedisServer
 from wa_perfkit.auth import JWTVerifier
 from wa_perfkit.backends.memory import MemoryBackend

@@ -1,14 +1,14 @@
 """
-One app instance for the two-process test: ``python -m tests.auth._worker PORT REDIS_URL NS``.
+One app instance for the two-process test: ``python -m tests.many._auth_worker PORT REDIS_URL NS``.
 """
 
 import sys
 
 import uvicorn
 
-from tests.auth._apps import build_app
 from tests.auth._tokens import AUDIENCE, ISSUER, SECRET
 from tests.auth._users import Users
+from tests.integrations.fastapi._auth_apps import build_app
 from wa_perfkit.auth import JWTVerifier
 from wa_perfkit.backends.redis import RedisBackend
 from wa_perfkit.cache import Cache

@@ -12,8 +12,7 @@ import psycopg
 import pytest
 import redis
 
-from tests.examples.conftest import asyncpg_url
-from tests.postgres.conftest import Databases
+from tests.postgres_services import Databases, asyncpg_url
 from tests.services import free_port
 from wa_perfkit.cli import main
 from wa_perfkit.demo import ROUTES, DemoConfig, run_demo

@@ -12,13 +12,16 @@ import json
 import uuid
 from typing import Any
 
-import asyncpg
 import pytest
-from psycopg.rows import dict_row
 
-from wa_perfkit import sql
-from wa_perfkit.errors import InvalidCursor
-from wa_perfkit.pagination import CONVERSATIONS, Keyset, Paginator, postgrest_query
+# The rest of tests/pagination needs no database; these tests need the postgres extra.
+asyncpg = pytest.importorskip("asyncpg", reason="pip install 'wa-perfkit[postgres]'")
+pytest.importorskip("psycopg", reason="pip install 'wa-perfkit[postgres]'")
+from psycopg.rows import dict_row  # noqa: E402 - after the importorskip
+
+from wa_perfkit import sql  # noqa: E402
+from wa_perfkit.errors import InvalidCursor  # noqa: E402
+from wa_perfkit.pagination import CONVERSATIONS, Keyset, Paginator, postgrest_query  # noqa: E402
 
 ACCOUNT = uuid.UUID("00000000-0000-0000-0000-00000000feed")
 KEY = "across-paths-cursor-key-0123456789"

@@ -7,8 +7,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from _wa_redis import redis_backend
-
+from tests.whatsapp._redis import redis_backend
 from wa_perfkit.cache import Cache
 from wa_perfkit.whatsapp.dedupe import dedupe
 

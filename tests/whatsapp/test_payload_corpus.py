@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _wa_apps import FRAMEWORKS, client_for
-from _wa_samples import encode, signed
 
+from tests.whatsapp._apps import FRAMEWORKS, client_for
+from tests.whatsapp._samples import encode, signed
 from wa_perfkit.backends.memory import MemoryBackend
 from wa_perfkit.cache import Cache
 

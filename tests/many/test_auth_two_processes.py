@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def _start(redis_url: str, namespace: str) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.auth._worker", str(port), redis_url, namespace], cwd=ROOT
+        [sys.executable, "-m", "tests.many._auth_worker", str(port), redis_url, namespace], cwd=ROOT
     )
     return process, f"http://127.0.0.1:{port}"
 

@@ -12,11 +12,11 @@ No ``from __future__ import annotations``: FastAPI must evaluate the
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from _wa_samples import APP_SECRET, VERIFY_TOKEN
 from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
 from flask import Flask
 
+from tests.whatsapp._samples import APP_SECRET, VERIFY_TOKEN
 from wa_perfkit.cache import Cache
 from wa_perfkit.integrations.fastapi.webhook import WhatsAppWebhook as FastAPIWebhook
 from wa_perfkit.integrations.flask.webhook import WhatsAppWebhook as FlaskWebhook

@@ -8,7 +8,14 @@ import re
 
 from flask import Flask
 
-from tests.observability._apps import SECRETS, TOKEN, flask_inbox, label_values, samples, value
+from tests.integrations._observed_apps import (
+    SECRETS,
+    TOKEN,
+    flask_inbox,
+    label_values,
+    samples,
+    value,
+)
 from wa_perfkit.integrations.flask.timing import UNMATCHED, FlaskTiming, route_template
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

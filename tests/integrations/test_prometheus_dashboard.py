@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.observability._apps import TOKEN, fastapi_inbox, samples
+from tests.integrations._observed_apps import TOKEN, fastapi_inbox, samples
 
 DASHBOARD = Path(__file__).parents[2] / "docs" / "grafana" / "wa_perfkit.json"
 DOC = Path(__file__).parents[2] / "docs" / "observability.md"

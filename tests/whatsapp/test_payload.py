@@ -9,7 +9,10 @@ import json
 from typing import Any
 
 import pytest
-from _wa_samples import (
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.whatsapp._samples import (
     PHONE_NUMBER_ID,
     WABA_ID,
     delivery,
@@ -20,9 +23,6 @@ from _wa_samples import (
     status,
     text_message,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from wa_perfkit.errors import InvalidPayload
 from wa_perfkit.whatsapp import Media, Reaction, StatusError, parse_delivery, parse_webhook
 

@@ -1,5 +1,9 @@
 """
-Fixtures for the tests that run against a real PostgreSQL.
+Real PostgreSQL for the tests: find a server, make throwaway databases, seed one.
+
+tests/conftest.py registers the fixtures below for the whole suite, so every
+folder that needs a database (tests/sql, tests/pagination, tests/examples...)
+shares one server lookup, one seeded database and one clean-up per session.
 
 The server is found in this order: ``$WA_PERFKIT_PG_DSN``; the default local
 server on 127.0.0.1:5432 (as ``postgres``, then ``root``); a throwaway server
@@ -28,12 +32,16 @@ from typing import Any
 
 import pytest
 
-psycopg = pytest.importorskip("psycopg", reason="pip install 'wa-perfkit[postgres]'")
-from psycopg.conninfo import make_conninfo  # noqa: E402 - after the importorskip
+from wa_perfkit import sql
 
-from wa_perfkit import sql  # noqa: E402
+try:
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+except ImportError:  # without the postgres extra, every fixture below skips
+    psycopg = None
 
-SEED_SQL = Path(__file__).with_name("seed.sql")
+SEED_SQL = Path(__file__).with_name("postgres_seed.sql")
+_EXTRA_HINT = "pip install 'wa-perfkit[postgres]'"
 PAGINATION_ACCOUNT = "00000000-0000-0000-0000-00000000feed"
 _LOCAL_CANDIDATES = (
     "host=127.0.0.1 port=5432 user=postgres dbname=postgres",
@@ -99,6 +107,8 @@ def pg_server_fixture() -> Iterator[str]:
     """
     DSN of a maintenance database on a reachable PostgreSQL server.
     """
+    if psycopg is None:
+        pytest.skip(_EXTRA_HINT)
     from_env = os.environ.get("WA_PERFKIT_PG_DSN")
     candidates = [from_env] if from_env else list(_LOCAL_CANDIDATES)
     for dsn in candidates:
@@ -237,7 +247,7 @@ def pgbouncer_fixture(pg_server: str) -> Iterator[Callable[[str], str]]:
     PgBouncer. Without the binary the tests skip with what to install, except
     under ``CI``, where it is a failure.
     """
-    from tests.postgres._pgbouncer import running_pgbouncer
+    from tests._pgbouncer import running_pgbouncer
 
     binary = shutil.which("pgbouncer") or shutil.which("pgbouncer", path="/usr/sbin:/sbin")
     if binary is None:
@@ -247,6 +257,15 @@ def pgbouncer_fixture(pg_server: str) -> Iterator[Callable[[str], str]]:
     with running_pgbouncer(binary, pg_server) as bouncer:
 
         def through(dsn: str) -> str:
-            return make_conninfo(bouncer, dbname=psycopg.conninfo.conninfo_to_dict(dsn)["dbname"])
+            return make_conninfo(bouncer, dbname=conninfo_to_dict(dsn)["dbname"])
 
         yield through
+
+
+def asyncpg_url(conninfo: str) -> str:
+    """Turn a libpq conninfo (what `Databases.create` returns) into a postgresql:// URL."""
+    parts = conninfo_to_dict(conninfo)
+    user = parts.get("user", "postgres")
+    password = f":{parts['password']}" if parts.get("password") else ""
+    host, port = parts.get("host", "127.0.0.1"), parts.get("port", "5432")
+    return f"postgresql://{user}{password}@{host}:{port}/{parts['dbname']}"

@@ -7,10 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from _wa_samples import delivery, encode, status, text_message
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.whatsapp._samples import delivery, encode, status, text_message
 from wa_perfkit.errors import InvalidPayload
 from wa_perfkit.whatsapp import Contact, parse_webhook
 

@@ -14,7 +14,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Mount, Route
 from starlette.types import Receive, Scope, Send
 
-from tests.observability._apps import (
+from tests.integrations._observed_apps import (
     SECRETS,
     TOKEN,
     fastapi_inbox,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PAGES = sorted([ROOT / "README.md", ROOT / "CHANGELOG.md", *(ROOT / "docs").rglob("*.md")])
 DOTTED = re.compile(r"(?<![\w/.-])wa_perfkit(?:\.[A-Za-z_][A-Za-z0-9_]*)+")  # not file paths
 

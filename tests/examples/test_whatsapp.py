@@ -13,9 +13,17 @@ from typing import Any
 
 import httpx
 import pytest
-from _wa_redis import redis_backend
-from _wa_samples import APP_SECRET, VERIFY_TOKEN, delivery, encode, signed, status, text_message
 
+from tests.whatsapp._redis import redis_backend
+from tests.whatsapp._samples import (
+    APP_SECRET,
+    VERIFY_TOKEN,
+    delivery,
+    encode,
+    signed,
+    status,
+    text_message,
+)
 from wa_perfkit.backends.memory import MemoryBackend
 from wa_perfkit.cache import Cache
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.observability._apps import SECRET_VALUE, TOKEN, new_cache
+from tests.integrations._observed_apps import SECRET_VALUE, TOKEN, new_cache
 from wa_perfkit import Cache, MemoryBackend, ttl_repository
 from wa_perfkit.errors import BackendError
 

@@ -10,7 +10,7 @@ import pytest
 
 api = pytest.importorskip("mypy.api")
 
-HERE = Path(__file__).parent / "typing"
+HERE = Path(__file__).parent
 
 
 class TestTyping:
