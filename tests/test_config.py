@@ -139,6 +139,39 @@ class TestFromUrl:
         with pytest.raises(ConfigurationError, match="MemoryBackend"):
             Cache.from_url("memory://", nonsense=1)
 
+    @pytest.mark.parametrize(
+        "url",
+        [
+            "redis://:secretpw@127.0.0.1:6379/0?socket_timout=1",  # a typo
+            "redis://:secretpw@127.0.0.1:6379/0?socket_timeout=abc",
+            "redis://:secretpw@127.0.0.1:6379/0?socket_timeout=-1",
+            "redis://:secretpw@127.0.0.1:6379/0?socket_timeout=nan",
+            "redis://:secretpw@127.0.0.1:99999/0",
+            "redis://:secretpw@127.0.0.1:6379/0?health_check_interval=x",
+            "redis+cluster://:secretpw@127.0.0.1:7000?socket_timeout=abc",
+        ],
+    )
+    def test_bad_redis_urls_fail_when_built(self, url: str) -> None:
+        """redis-py reads URL options at the first connection: checked at start-up instead."""
+        with pytest.raises(ConfigurationError) as info:
+            Cache.from_url(url)
+        assert "secretpw" not in str(info.value) and "***" in str(info.value)
+
+    @pytest.mark.parametrize(
+        "options",
+        [
+            {"socket_timeout": -1},
+            {"socket_timeout": float("nan")},
+            {"connect_timeout": "1"},
+            {"pool_timeout": 0},
+            {"max_connections": 0},
+        ],
+    )
+    def test_bad_redis_options_fail_when_built(self, options: dict[str, Any]) -> None:
+        """A timeout or pool size no connection could use fails at construction, named."""
+        with pytest.raises(ConfigurationError, match=next(iter(options))):
+            RedisBackend("redis://127.0.0.1:6379/0", **options)
+
     def test_url_string_given_to_cache(self) -> None:
         """Cache("redis://...") says to use from_url, without the password."""
         with pytest.raises(ConfigurationError, match="from_url") as info:

@@ -78,6 +78,7 @@ from wa_perfkit.backends._redis_ops import (
     _with_ttl,
     _without_pool_timeout,
 )
+from wa_perfkit.backends._redis_url import check_options, check_url
 from wa_perfkit.backends.base import MISS
 from wa_perfkit.backends.breaker import CircuitBreaker
 from wa_perfkit.errors import BackendError, BackendUnavailable, ConfigurationError
@@ -117,8 +118,9 @@ class RedisBackend:
         channel_prefix: the invalidation channels' prefix (as the tiered backends').
 
     Raises:
-        ConfigurationError: neither ``url`` nor ``client`` was given, or
-            ``max_value_bytes`` is not positive.
+        ConfigurationError: neither ``url`` nor ``client`` was given; the URL has
+            a bad port or a bad or unknown option; a timeout is not a positive
+            finite number; ``max_connections`` or ``max_value_bytes`` is not positive.
     """
 
     stores_objects = False
@@ -142,6 +144,8 @@ class RedisBackend:
     ) -> None:
         if url is None and client is None and async_client is None:
             raise ConfigurationError("RedisBackend needs url= or client=")
+        if url is not None:
+            check_url(url)
         self._url = url
         self.cluster = cluster or _is_cluster(client) or _is_cluster(async_client)
         self.socket_timeout = socket_timeout
@@ -154,6 +158,12 @@ class RedisBackend:
             # A retry would multiply the timeout a dead server costs; the breaker decides.
             "retry": Retry(NoBackoff(), 0),
         }
+        check_options(
+            socket_timeout=socket_timeout,
+            connect_timeout=connect_timeout,
+            pool_timeout=pool_timeout,
+            max_connections=max_connections,
+        )
         self._client = client
         self._async_client = async_client
         self._async_loop: asyncio.AbstractEventLoop | None = None
