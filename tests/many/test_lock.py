@@ -17,6 +17,7 @@ from wa_perfkit._engine.steps import Flow, Read, run
 from wa_perfkit.backends.memory import MemoryBackend
 from wa_perfkit.backends.redis import RedisBackend
 from wa_perfkit.cache import Cache
+from wa_perfkit.errors import ConfigurationError
 from wa_perfkit.repository import ttl_repository
 
 
@@ -28,6 +29,14 @@ def _locker(url: str, namespace: str, mode: str, callers: int, start: float,
 
 
 class TestRedisLock:
+    @pytest.mark.parametrize("ttl", [0, -1, float("nan"), float("inf"), 10**13, True, "5"])
+    def test_an_unusable_ttl_fails_at_construction(self, redis_url: str, ttl: Any) -> None:
+        """A TTL Redis would refuse fails when the lock is made, not as a backend error."""
+        backend = RedisBackend(redis_url)
+        with pytest.raises(ConfigurationError, match="ttl"):
+            RedisLock(backend, "k", ttl)
+        backend.close()
+
     def test_token_guards_release(self, redis_url: str, namespace: str) -> None:
         """Only the holder's token releases; an expired holder cannot free a new holder's lock."""
         backend = RedisBackend(redis_url)

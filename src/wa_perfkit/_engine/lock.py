@@ -41,6 +41,7 @@ from wa_perfkit._engine.steps import Flow, LockAdd, LockDelete, Sleep
 from wa_perfkit._log import logger
 from wa_perfkit.backends.base import MISS, LockStore
 from wa_perfkit.errors import BackendError
+from wa_perfkit.policy import Duration, ttl_seconds
 
 __all__ = ["LockedFlight", "RedisLock"]
 
@@ -60,13 +61,14 @@ class RedisLock:
         ttl: seconds after which the lock frees itself (a crashed holder's bound).
 
     Raises:
+        ConfigurationError: ``ttl`` is not a positive, finite number of seconds.
         BackendError: from `acquire`/`release` when Redis fails (callers decide).
     """
 
-    def __init__(self, store: LockStore, key: str, ttl: float) -> None:
+    def __init__(self, store: LockStore, key: str, ttl: Duration) -> None:
         self.store = store
         self.key = key
-        self.ttl = ttl
+        self.ttl = ttl_seconds(ttl)
         self.token = secrets.token_hex(16).encode()
         self.held = False
 
