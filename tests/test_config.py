@@ -132,6 +132,14 @@ class TestFromUrl:
         with pytest.raises(ConfigurationError, match="memory://"):
             Cache.from_url(url)
 
+    def test_memory_url_options(self) -> None:
+        """memory:// takes maxsize, copy and eviction, each checked."""
+        backend = backend_from_url("memory://?maxsize=5&copy=0&eviction=lru")
+        assert isinstance(backend, MemoryBackend)
+        assert (backend.maxsize, backend.eviction, backend.stores_objects) == (5, "lru", True)
+        with pytest.raises(ConfigurationError, match="eviction"):
+            backend_from_url("memory://?eviction=lfu")
+
     def test_bad_options(self) -> None:
         """An unknown option is a ConfigurationError, not a TypeError."""
         with pytest.raises(ConfigurationError, match="unknown memory:// option"):

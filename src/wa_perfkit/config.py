@@ -158,6 +158,8 @@ def _memory(url: str, options: dict[str, Any]) -> Backend:
             raise ConfigurationError(f"maxsize must be an integer in {url!r}") from exc
     if "copy" in query:
         options.setdefault("copy", parse_bool(query.pop("copy"), "copy"))
+    if "eviction" in query:
+        options.setdefault("eviction", query.pop("eviction"))  # checked by MemoryBackend
     if query:
         raise ConfigurationError(f"unknown memory:// option(s): {sorted(query)}")
     return _build(MemoryBackend, options)

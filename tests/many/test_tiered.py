@@ -42,6 +42,24 @@ def fixture_pair(redis_url: str, namespace: str) -> Iterator[tuple[Cache, Cache]
 
 
 class TestTieredBackend:
+    @pytest.mark.parametrize(
+        "options",
+        [
+            {"l1_ttl": 0},
+            {"l1_ttl": float("nan")},
+            {"l1_ttl": float("inf")},
+            {"ping_interval": 0},
+            {"dead_after": -1},
+            {"ping_interval": 2.0, "dead_after": 1.0},
+        ],
+    )
+    def test_unusable_timings_fail_at_construction(
+        self, redis_url: str, options: dict[str, float]
+    ) -> None:
+        """A zero ping interval would spin the listener: every timing is checked first."""
+        with pytest.raises(ConfigurationError, match="|".join(options)):
+            TieredBackend(l2=RedisBackend(redis_url), **options)
+
     def test_contract_and_powers(self, redis_url: str) -> None:
         """It is a Backend with prefix clearing and tags, and refuses a bytes L1."""
         backend = _tiered(redis_url)

@@ -55,6 +55,7 @@ from wa_perfkit.backends.base import MISS
 from wa_perfkit.backends.memory import MemoryBackend
 from wa_perfkit.backends.redis import RedisBackend
 from wa_perfkit.errors import BackendError, ConfigurationError, SerializationError
+from wa_perfkit.policy import Duration, ttl_seconds
 from wa_perfkit.serialization import JsonSerializer, Serializer
 
 __all__ = ["TieredBackend"]
@@ -73,8 +74,10 @@ class TieredBackend:
         dead_after: seconds without a reply after which the bus reconnects.
 
     Raises:
-        ConfigurationError: ``l1`` stores bytes, ``l1_ttl`` is not positive, or
-            ``l2`` has no sync client (the listener thread needs one).
+        ConfigurationError: ``l1`` stores bytes; ``l1_ttl``, ``ping_interval`` or
+            ``dead_after`` is not a positive, finite duration, or ``dead_after`` is
+            not longer than ``ping_interval``; ``l2`` has no sync client (the
+            listener thread needs one).
     """
 
     #: The cache passes decoded values; this backend encodes for L2 itself.
@@ -87,18 +90,23 @@ class TieredBackend:
         l1: MemoryBackend | None = None,
         l2: RedisBackend | None = None,
         *,
-        l1_ttl: float = 30.0,
+        l1_ttl: Duration = 30.0,
         channel_prefix: str = "wa_perfkit:inv:",
-        ping_interval: float = 0.5,
-        dead_after: float = 1.5,
+        ping_interval: Duration = 0.5,
+        dead_after: Duration = 1.5,
     ) -> None:
         if l2 is None:
             raise ConfigurationError("TieredBackend needs l2=RedisBackend(...)")
         l1 = l1 if l1 is not None else MemoryBackend()
         if not l1.stores_objects:
             raise ConfigurationError("the L1 of a TieredBackend must keep objects (copy=False)")
-        if not l1_ttl > 0:
-            raise ConfigurationError(f"l1_ttl must be positive, not {l1_ttl!r}")
+        l1_ttl = ttl_seconds(l1_ttl, "l1_ttl")
+        ping_interval = ttl_seconds(ping_interval, "ping_interval")
+        dead_after = ttl_seconds(dead_after, "dead_after")
+        if not dead_after > ping_interval:
+            raise ConfigurationError(
+                f"dead_after ({dead_after}) must be longer than ping_interval ({ping_interval})"
+            )
         self.l1, self.l2, self.l1_ttl = l1, l2, l1_ttl
         self._serializer: Serializer | None = None
         self._reporters: dict[str, Callable[[str, str], None]] = {}  # namespace -> cache
