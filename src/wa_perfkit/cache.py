@@ -182,7 +182,7 @@ class Cache:
 
         | URL | Backend |
         |---|---|
-        | ``memory://`` (``?maxsize=N``, ``?copy=1``, ``?eviction=lru``) | `MemoryBackend` (this process only) |
+        | ``memory://`` (``?maxsize=N``, ``?copy=1``, ``?eviction=lru``) | `MemoryBackend` |
         | ``redis://host:6379/0``, ``rediss://...`` (TLS), ``unix:///path`` | `RedisBackend` |
         | ``redis+cluster://host:7000``, ``rediss+cluster://...`` | `RedisBackend` on a cluster |
         | ``null://`` | nothing stored: every call runs its loader |
