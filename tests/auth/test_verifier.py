@@ -18,6 +18,7 @@ from tests.auth._tokens import (
 )
 from tests.auth.cases import bad_tokens
 from wa_perfkit.auth import JWTVerifier
+from wa_perfkit.auth.verifier import MAX_LEEWAY
 from wa_perfkit.errors import ConfigurationError, InvalidToken
 from wa_perfkit.secret import Secret
 
@@ -116,3 +117,38 @@ class TestJWTVerifier:
         """The secret never shows in repr."""
         verifier = JWTVerifier(Secret(SECRET), audience=AUDIENCE)
         assert SECRET not in repr(verifier) and SECRET not in repr(vars(verifier))
+
+
+class TestConfiguration:
+    @pytest.mark.parametrize(
+        "options",
+        [
+            {"leeway": float("nan")},
+            {"leeway": float("inf")},
+            {"leeway": -5},
+            {"leeway": 10**9},
+            {"leeway": True},
+            {"audience": ""},
+            {"audience": []},
+            {"audience": ["ok", ""]},
+            {"issuer": ""},
+            {"required_claims": "exp"},
+            {"required_claims": ["exp", ""]},
+            {"max_token_bytes": 0},
+            {"jwks_url": "https://example.invalid/jwks.json", "jwks_ttl": float("nan")},
+            {"jwks_url": "https://example.invalid/jwks.json", "jwks_timeout": 0},
+        ],
+    )
+    def test_settings_that_would_misjudge_tokens_fail_at_construction(
+        self, options: dict[str, object]
+    ) -> None:
+        """A NaN leeway let expired tokens in; an empty audience refused every token."""
+        with pytest.raises(ConfigurationError):
+            JWTVerifier(SECRET, **{"audience": AUDIENCE, **options})  # type: ignore[arg-type]
+
+    def test_expired_tokens_stay_out_at_the_largest_leeway(self) -> None:
+        """MAX_LEEWAY bounds how long after exp a token is accepted."""
+        verifier = JWTVerifier(SECRET, audience=AUDIENCE, leeway=MAX_LEEWAY)
+        with pytest.raises(InvalidToken):
+            verifier.verify(hs_token(claims(ttl=-int(MAX_LEEWAY) - 5)))
+        assert verifier.verify(hs_token(claims(ttl=-int(MAX_LEEWAY) + 30)))["sub"]

@@ -34,6 +34,7 @@ import asyncio
 import contextlib
 import http.client
 import json
+import math
 import socket
 import threading
 import time
@@ -88,8 +89,11 @@ class JWKSCache:
             )
         if not url.startswith(("https://", "http://")):
             raise ConfigurationError(f"jwks_url must be https://, not {url[:40]!r}")
-        if min(ttl, cooldown, timeout) < 0:
-            raise ConfigurationError("JWKS ttl, cooldown and timeout must be >= 0")
+        for name, value in (("ttl", ttl), ("cooldown", cooldown), ("timeout", timeout)):
+            if not (isinstance(value, (int, float)) and 0 <= value < math.inf):
+                raise ConfigurationError(f"JWKS {name} must be finite seconds >= 0, not {value!r}")
+        if not timeout > 0:
+            raise ConfigurationError(f"JWKS timeout must be positive, not {timeout!r}")
         self.url = url
         self.algorithms = frozenset(algorithms)
         self.ttl = ttl

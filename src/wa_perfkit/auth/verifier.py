@@ -36,13 +36,17 @@ from wa_perfkit.auth.jwks import JWKSCache
 from wa_perfkit.errors import ConfigurationError, InvalidToken
 from wa_perfkit.secret import Secret
 
-__all__ = ["ASYMMETRIC_ALGORITHMS", "HMAC_ALGORITHMS", "JWTVerifier"]
+__all__ = ["ASYMMETRIC_ALGORITHMS", "HMAC_ALGORITHMS", "MAX_LEEWAY", "JWTVerifier"]
 
 HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
 ASYMMETRIC_ALGORITHMS = frozenset(
     {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
 )
 _DEFAULT_ASYMMETRIC = ("RS256", "ES256", "EdDSA")
+
+#: The most clock skew (seconds) a verifier tolerates on ``exp`` and ``nbf``: five
+#: minutes, Kerberos's default. More would keep expired tokens valid for that long.
+MAX_LEEWAY = 300.0
 _SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+", re.ASCII)
 
 
@@ -58,7 +62,7 @@ class JWTVerifier:
         audience: the required ``aud`` (Supabase: ``"authenticated"``). None
             refuses tokens that carry an ``aud`` (PyJWT's rule): set it.
         issuer: the required ``iss``; None skips the check.
-        leeway: seconds of clock skew tolerated on ``exp`` and ``nbf``.
+        leeway: seconds of clock skew tolerated on ``exp`` and ``nbf`` (0 to `MAX_LEEWAY`).
         required_claims: claims every token must carry.
         max_token_bytes: longer tokens are refused before any parsing.
         jwks_ttl: seconds before a fetched key set is refreshed.
@@ -71,8 +75,11 @@ class JWTVerifier:
 
     Raises:
         ConfigurationError: neither ``secret`` nor ``jwks_url``, an algorithm
-            that has no key source (or is ``none``), or an ``http://`` JWKS URL
-            without ``allow_insecure_http``.
+            that has no key source (or is ``none``), an ``http://`` JWKS URL
+            without ``allow_insecure_http``; an empty audience or issuer; a
+            ``leeway`` that is negative, not finite or over `MAX_LEEWAY` (it would
+            let expired tokens in); a single string as ``required_claims``; a
+            ``max_token_bytes`` that is not a positive int.
     """
 
     def __init__(
@@ -106,10 +113,16 @@ class JWTVerifier:
             if jwks_url is not None
             else None
         )
-        self.audience = audience if audience is None or isinstance(audience, str) else [*audience]
+        self.audience = _audience(audience)
+        if issuer is not None and (not isinstance(issuer, str) or not issuer):
+            raise ConfigurationError(f"issuer must be a non-empty str or None, not {issuer!r}")
         self.issuer = issuer
-        self.leeway = leeway
-        self.required_claims = tuple(required_claims)
+        self.leeway = _leeway(leeway)
+        self.required_claims = _claim_names(required_claims)
+        if type(max_token_bytes) is not int or max_token_bytes < 1:
+            raise ConfigurationError(
+                f"max_token_bytes must be a positive int, not {max_token_bytes!r}"
+            )
         self.max_token_bytes = max_token_bytes
         self.clock = clock
         self._options: dict[str, Any] = {
@@ -282,3 +295,35 @@ def _reason(exc: jwt.PyJWTError) -> str:
     if isinstance(exc, jwt.MissingRequiredClaimError):
         return f"missing claim {exc.claim}"
     return "invalid token"
+
+
+def _audience(audience: str | Collection[str] | None) -> str | list[str] | None:
+    # An empty audience would refuse every token: a configuration error, said now.
+    if audience is None:
+        return None
+    names = [audience] if isinstance(audience, str) else [*audience]
+    if not names or not all(isinstance(name, str) and name for name in names):
+        raise ConfigurationError(f"audience must be non-empty strings, not {audience!r}")
+    return audience if isinstance(audience, str) else names
+
+
+def _leeway(leeway: float) -> float:
+    # A NaN or infinite leeway makes every exp comparison pass: expired tokens get in.
+    if (
+        isinstance(leeway, bool)
+        or not isinstance(leeway, (int, float))
+        or not 0 <= leeway <= MAX_LEEWAY
+    ):
+        raise ConfigurationError(
+            f"leeway must be seconds of clock skew from 0 to {MAX_LEEWAY}, not {leeway!r}"
+        )
+    return float(leeway)
+
+
+def _claim_names(claims: Iterable[str]) -> tuple[str, ...]:
+    if isinstance(claims, str):
+        raise ConfigurationError(f"required_claims is a list of names, not one str: {claims!r}")
+    names = tuple(claims)
+    if not all(isinstance(name, str) and name for name in names):
+        raise ConfigurationError(f"required_claims must be non-empty strings, not {names!r}")
+    return names
