@@ -18,7 +18,8 @@ WaPerfkitError
 │   └── UserLoaderError         the user loader itself failed (503)
 │       └── KeySetUnavailable   no JWKS key set could ever be fetched (503)
 ├── PaginationError
-│   └── InvalidCursor           a cursor was tampered with, truncated or foreign (400)
+│   ├── InvalidCursor           a cursor was tampered with, truncated or foreign (400)
+│   └── InvalidPageSize         a requested page size is not a whole number (400)
 ├── WebhookError
 │   ├── InvalidSignature        X-Hub-Signature-256 missing or wrong (401)
 │   ├── InvalidPayload          the webhook body is not what Meta sends (400)
@@ -43,6 +44,7 @@ __all__ = [
     "Forbidden",
     "HandshakeRefused",
     "InvalidCursor",
+    "InvalidPageSize",
     "InvalidPayload",
     "InvalidSignature",
     "InvalidToken",
@@ -198,6 +200,19 @@ class PaginationError(WaPerfkitError):
 class InvalidCursor(PaginationError):
     """
     A pagination cursor is malformed, tampered with, or signed by another key (HTTP 400).
+
+    Attributes:
+        reason: a short reason safe to show to clients.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class InvalidPageSize(PaginationError):
+    """
+    A client's requested page size is not a whole number (HTTP 400).
 
     Attributes:
         reason: a short reason safe to show to clients.

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wa_perfkit.errors import ConfigurationError, InvalidCursor
+from wa_perfkit.errors import ConfigurationError, InvalidCursor, InvalidPageSize
 from wa_perfkit.pagination import (
     CONVERSATIONS,
     MESSAGES,
@@ -170,6 +170,28 @@ class TestPaginatorSql:
         """None gives the default; the request is clamped into [1, max_page_size]."""
         paginator = Paginator(CONVERSATIONS, KEY, default_page_size=20, max_page_size=100)
         assert [paginator.page_size(n) for n in (None, 0, -5, 50, 10_000)] == [20, 1, 1, 50, 100]
+
+    @settings(max_examples=200, deadline=None)
+    @given(
+        requested=st.one_of(
+            st.none(), st.integers(), st.text(max_size=25), st.from_regex(r"\A[0-9]{1,40}\Z"),
+            st.floats(allow_nan=True), st.booleans(), st.binary(max_size=4),
+        )
+    )
+    def test_any_requested_page_size_is_a_bounded_int_or_refused(self, requested: Any) -> None:
+        """What a client sends becomes an int in [1, max] or InvalidPageSize, never bad SQL."""
+        paginator = Paginator(CONVERSATIONS, KEY, default_page_size=20, max_page_size=100)
+        try:
+            size = paginator.page_size(requested)
+        except InvalidPageSize:
+            assert not (requested is None or requested == "" or type(requested) is int)
+            assert not (type(requested) is str and requested.isascii() and requested.isdigit())
+            return
+        assert type(size) is int and 1 <= size <= 100
+        if type(requested) is str and requested:
+            assert size == max(1, min(int(requested), 100))
+        query = paginator.query(None, page_size=requested, scope=ACCOUNT)
+        assert query.params[-1] == size + 1
 
     def test_a_cursor_of_another_keyset_is_refused(self, codec: CursorCodec) -> None:
         """A messages cursor cannot page conversations."""

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Final, Generic, Literal, TypeVar
 
-from wa_perfkit.errors import ConfigurationError, InvalidCursor
+from wa_perfkit.errors import ConfigurationError, InvalidCursor, InvalidPageSize
 from wa_perfkit.pagination.cursor import (
     Cursor,
     CursorCodec,
@@ -246,19 +246,30 @@ class Paginator:
         limit = keyset.max_cursor_length() if max_cursor_length is None else max_cursor_length
         self.codec = CursorCodec(secret, max_length=limit)
 
-    def page_size(self, requested: int | None = None) -> int:
+    def page_size(self, requested: int | str | None = None) -> int:
         """
         Resolve a client's requested page size.
 
         Args:
-            requested: the size asked for, or None.
+            requested: the size asked for: an int, the text of a query parameter
+                (``"50"``), or None.
 
         Returns:
-            The default for None; otherwise the request clamped to
+            The default for None (or ``""``); otherwise the request clamped to
             ``[1, max_page_size]``.
+
+        Raises:
+            InvalidPageSize: not a whole number (``"abc"``, ``2.5``, ``True``),
+                so that it never reaches the SQL ``LIMIT``.
         """
-        if requested is None:
+        if requested is None or requested == "":
             return self.default_page_size
+        if type(requested) is str and requested.isascii() and requested.isdigit():
+            digits = requested.lstrip("0") or "0"
+            # A thousand-digit request clamps like any large one, without parsing it.
+            requested = int(digits) if len(digits) <= 18 else self.max_page_size
+        if type(requested) is not int:
+            raise InvalidPageSize("page size must be a whole number")
         return max(1, min(requested, self.max_page_size))
 
     def decode(self, token: str | None) -> Cursor | None:
@@ -285,7 +296,7 @@ class Paginator:
         self,
         token: str | None = None,
         *,
-        page_size: int | None = None,
+        page_size: int | str | None = None,
         scope: Any = None,
         placeholder: Placeholder = "asyncpg",
     ) -> KeysetQuery:
@@ -294,7 +305,7 @@ class Paginator:
 
         Args:
             token: the client's cursor, or None for the first page.
-            page_size: the requested page size (clamped).
+            page_size: the requested page size (clamped; see `Paginator.page_size`).
             scope: value of the keyset's ``scope_column``; required when it has one.
             placeholder: ``"asyncpg"`` for ``$1``, ``"psycopg"`` for ``%s``.
 
@@ -303,6 +314,7 @@ class Paginator:
 
         Raises:
             InvalidCursor: the cursor is invalid.
+            InvalidPageSize: ``page_size`` is not a whole number.
             ConfigurationError: ``scope`` is missing for a scoped keyset.
         """
         cursor = self.decode(token)

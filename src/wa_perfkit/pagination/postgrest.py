@@ -115,7 +115,7 @@ def postgrest_query(
     paginator: Paginator,
     token: str | None = None,
     *,
-    page_size: int | None = None,
+    page_size: int | str | None = None,
     scope: Any = None,
 ) -> PostgrestQuery:
     """
@@ -124,7 +124,7 @@ def postgrest_query(
     Args:
         paginator: the paginator (its keyset and key).
         token: the client's cursor, or None for the first page.
-        page_size: the requested page size (clamped).
+        page_size: the requested page size (clamped; see `Paginator.page_size`).
         scope: value of the keyset's ``scope_column``.
 
     Returns:
