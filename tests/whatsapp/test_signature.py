@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from wa_perfkit.errors import ConfigurationError, InvalidSignature, PayloadTooLarge
 from wa_perfkit.whatsapp import sign_body, verify_webhook_signature
+from wa_perfkit.whatsapp.receiver import WebhookReceiver
 
 SECRET = "app-secret"
 BODY = b'{"object":"whatsapp_business_account","entry":[]}'
@@ -105,14 +106,23 @@ class TestVerifyWebhookSignature:
             verify_webhook_signature(BODY, sign_body(BODY, secret), secrets)
         assert _reason(BODY, sign_body(BODY, "third"), secrets) == "mismatch"
 
-    @pytest.mark.parametrize("secret", ["", b"", [], ["ok", ""]])
+    @pytest.mark.parametrize("secret", ["", b"", [], ["ok", ""], None, 5, [32], ["\ud800"]])
     def test_empty_secret_is_configuration_error(self, secret: object) -> None:
-        """An empty secret or rotation list is a configuration error, not a pass."""
+        """An empty, missing or non-text secret is a configuration error, not a pass.
+
+        ``[32]`` used to become 32 zero bytes: a key anyone could sign with.
+        """
         with pytest.raises(ConfigurationError):
             verify_webhook_signature(BODY, sign_body(BODY, SECRET), secret)  # type: ignore[arg-type]
 
 
 class TestBodySize:
+    @pytest.mark.parametrize("limit", [0, -1, True, 2.5, float("nan"), "100"])
+    def test_an_unusable_limit_fails_at_construction(self, limit: object) -> None:
+        """A NaN limit disabled the check; a str one made every delivery a 500."""
+        with pytest.raises(ConfigurationError, match="max_body_bytes"):
+            WebhookReceiver(app_secret=SECRET, verify_token="t", max_body_bytes=limit)  # type: ignore[arg-type]
+
     def test_ten_megabyte_body_is_too_large_by_default(self) -> None:
         """A correctly signed 10 MB body exceeds the default 3 MiB limit: 413, not hashed."""
         body = b"x" * (10 * 1024 * 1024)

@@ -92,7 +92,8 @@ class WebhookReceiver:
             None disables the limit.
 
     Raises:
-        ConfigurationError: a secret or the verify token is empty.
+        ConfigurationError: a secret or the verify token is empty, or
+            ``max_body_bytes`` is not a positive int (or None).
     """
 
     def __init__(
@@ -107,6 +108,10 @@ class WebhookReceiver:
             self._verify_token = Secret(verify_token)
         except ValueError:
             raise ConfigurationError("verify_token must not be empty") from None
+        if max_body_bytes is not None and (type(max_body_bytes) is not int or max_body_bytes < 1):
+            raise ConfigurationError(
+                f"max_body_bytes must be a positive int or None, not {max_body_bytes!r}"
+            )
         self.max_body_bytes = max_body_bytes
 
     def __repr__(self) -> str:

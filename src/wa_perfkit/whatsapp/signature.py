@@ -32,7 +32,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import string
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Final
 
 from wa_perfkit.errors import ConfigurationError, InvalidSignature, PayloadTooLarge
@@ -134,9 +134,17 @@ def normalize_secrets(app_secret: AppSecret) -> tuple[bytes, ...]:
         The secrets as bytes, in the order given.
 
     Raises:
-        ConfigurationError: the sequence is empty or a secret is empty.
+        ConfigurationError: the sequence is empty, or a secret is empty, not
+            str/bytes/`Secret`, or text that is not UTF-8.
     """
-    items = [app_secret] if isinstance(app_secret, str | bytes | Secret) else list(app_secret)
+    if isinstance(app_secret, str | bytes | Secret):
+        items = [app_secret]
+    elif isinstance(app_secret, Iterable):
+        items = list(app_secret)
+    else:
+        raise ConfigurationError(
+            f"app_secret must be a secret or a list of them, not {type(app_secret).__name__}"
+        )
     secrets = tuple(_as_bytes(s) for s in items)
     if not secrets or not all(secrets):
         raise ConfigurationError("app_secret must be one or more non-empty secrets")
@@ -146,7 +154,15 @@ def normalize_secrets(app_secret: AppSecret) -> tuple[bytes, ...]:
 def _as_bytes(secret: str | bytes | Secret) -> bytes:
     if isinstance(secret, Secret):
         return secret.get_secret_value()
-    return secret.encode() if isinstance(secret, str) else bytes(secret)
+    if isinstance(secret, bytes):
+        return secret
+    if isinstance(secret, str):
+        try:
+            return secret.encode()
+        except UnicodeEncodeError:
+            raise ConfigurationError("an app secret must be valid text (UTF-8)") from None
+    # bytes(5) would be five zero bytes: a guessable key, not a configuration.
+    raise ConfigurationError(f"an app secret is str, bytes or Secret, not {type(secret).__name__}")
 
 
 def _parse_header(header: str | None) -> bytes:

@@ -56,7 +56,8 @@ class WhatsAppWebhook:
         max_body_bytes: the body limit (413 above it); None disables it.
 
     Raises:
-        ConfigurationError: a secret or the verify token is empty.
+        ConfigurationError: a secret or the verify token is empty, or
+            ``max_body_bytes`` is not a positive int (or None).
     """
 
     def __init__(
