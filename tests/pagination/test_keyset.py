@@ -1,20 +1,19 @@
 """
-Keyset pagination without a database: cursors, SQL builders, PostgREST filters.
+Keyset pagination without a database: the SQL a Paginator builds, pages, listing identities.
+
+Against real rows: test_keyset_postgres.py; cursors: test_cursor.py; PostgREST: test_postgrest.py.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import uuid
-from datetime import datetime, timezone
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.pagination._cursors import ACCOUNT, KEY, ROW_ID, WHEN
 from wa_perfkit.errors import ConfigurationError, InvalidCursor, InvalidPageSize
 from wa_perfkit.pagination import (
     CONVERSATIONS,
@@ -25,116 +24,6 @@ from wa_perfkit.pagination import (
     Paginator,
     postgrest_query,
 )
-from wa_perfkit.secret import Secret
-
-KEY = "unit-test-cursor-key-0123456789"
-WHEN = datetime(2025, 6, 1, 12, 0, 0, 123456, tzinfo=timezone.utc)
-ROW_ID = uuid.UUID("3f2b8c1e-0000-4000-8000-000000000001")
-ACCOUNT = uuid.UUID("00000000-0000-0000-0000-00000000feed")
-
-
-@pytest.fixture(name="codec")
-def codec_fixture() -> CursorCodec:
-    return CursorCodec(KEY)
-
-
-@pytest.fixture(name="token")
-def token_fixture(codec: CursorCodec) -> str:
-    return codec.encode(Cursor(CONVERSATIONS.name, "next", WHEN, ROW_ID))
-
-
-class TestSecret:
-    def test_repr_and_str_are_masked(self) -> None:
-        """A Secret never shows its value."""
-        secret = Secret("hunter2-hunter2")
-        assert repr(secret) == str(secret) == f"{secret}" == "Secret('**********')"
-        assert secret.get_secret_value() == b"hunter2-hunter2"
-
-    def test_bytes_and_str_give_the_same_key(self) -> None:
-        """Construction from str encodes UTF-8."""
-        assert Secret("clé").get_secret_value() == "clé".encode()
-
-    def test_empty_and_wrong_types_are_refused(self) -> None:
-        """Empty secrets and non-string values raise."""
-        with pytest.raises(ValueError):
-            Secret("")
-        with pytest.raises(TypeError):
-            Secret(123)  # type: ignore[arg-type]
-
-
-class TestCursorCodec:
-    @pytest.mark.parametrize(
-        ("sort", "ident"),
-        [(WHEN, ROW_ID), (17, 42), ("2025-06-01T12:00:00+00:00", "abc"), (WHEN.date(), 7)],
-    )
-    def test_round_trip_keeps_types(self, codec: CursorCodec, sort: Any, ident: Any) -> None:
-        """datetime, date, int, str and UUID come back equal and of the same type."""
-        cursor = Cursor("k", "prev", sort, ident)
-        decoded = codec.decode(codec.encode(cursor))
-        assert decoded == cursor
-        assert type(decoded.sort_value) is type(sort)
-
-    def test_tokens_are_url_safe(self, token: str) -> None:
-        """No padding, no '+' or '/': a cursor goes into a query string as is."""
-        assert set(token) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
-
-    def test_every_single_bit_flip_is_rejected(self, codec: CursorCodec, token: str) -> None:
-        """Flipping any bit of the decoded blob makes the cursor invalid."""
-        blob = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        for index in range(len(blob)):
-            for bit in (0, 3, 7):
-                flipped = bytearray(blob)
-                flipped[index] ^= 1 << bit
-                bad = base64.urlsafe_b64encode(bytes(flipped)).rstrip(b"=").decode()
-                with pytest.raises(InvalidCursor):
-                    codec.decode(bad)
-
-    def test_every_truncation_is_rejected(self, codec: CursorCodec, token: str) -> None:
-        """Any prefix of a cursor is invalid."""
-        for length in range(len(token)):
-            with pytest.raises(InvalidCursor):
-                codec.decode(token[:length])
-
-    def test_another_key_is_rejected(self, token: str) -> None:
-        """A cursor signed by another key is invalid."""
-        with pytest.raises(InvalidCursor, match="signature"):
-            CursorCodec("another-key-0123456789abcdef").decode(token)
-
-    @pytest.mark.parametrize(
-        "bad",
-        ["not base64!", "é" * 10, "abc def", "A", "====", "A" * 1_000_000, "\x00" * 40],
-        ids=["punctuation", "non-ascii", "space", "one-char", "padding", "one-megabyte", "nul"],
-    )
-    def test_garbage_is_rejected(self, codec: CursorCodec, bad: str) -> None:
-        """Not base64, too short or 1 MB long: InvalidCursor, nothing else."""
-        with pytest.raises(InvalidCursor):
-            codec.decode(bad)
-
-    def test_a_one_megabyte_cursor_is_rejected_by_length(self, codec: CursorCodec) -> None:
-        """The length cap applies before any decoding."""
-        with pytest.raises(InvalidCursor, match="too long"):
-            codec.decode("A" * 1_000_000)
-
-    def test_a_signed_but_malformed_payload_is_rejected(self) -> None:
-        """Even with a valid MAC (leaked key), a payload we did not write is InvalidCursor."""
-        for payload in [b"[]", b'{"k":1}', b'{"k":"x","d":"n","s":["t","nope"],"i":["i",1]}']:
-            mac = hmac.new(KEY.encode(), b"\x01" + payload, hashlib.sha256).digest()
-            token = base64.urlsafe_b64encode(b"\x01" + mac + payload).rstrip(b"=").decode()
-            with pytest.raises(InvalidCursor, match="malformed"):
-                CursorCodec(KEY).decode(token)
-
-    @settings(max_examples=200, deadline=None)
-    @given(text=st.text(max_size=300))
-    def test_arbitrary_text_never_crashes(self, text: str) -> None:
-        """Any string either decodes (only our own cursors) or raises InvalidCursor."""
-        with pytest.raises(InvalidCursor):
-            CursorCodec(KEY).decode(text)
-
-    def test_short_keys_are_refused_and_the_key_is_masked(self) -> None:
-        """Keys under 16 bytes are refused; the codec's repr hides the key."""
-        with pytest.raises(ValueError):
-            CursorCodec("short")
-        assert KEY not in repr(CursorCodec(KEY))
 
 
 class TestPaginatorSql:
@@ -220,61 +109,6 @@ class TestPaginatorSql:
         second = paginator.query(page.next_cursor, page_size=3, scope=ACCOUNT)
         last = paginator.page(rows[3:], second)
         assert last.next_cursor is None and last.prev_cursor is not None
-
-
-class TestPostgrest:
-    def test_first_page_has_no_boundary(self) -> None:
-        """First page: scope, order and limit only."""
-        query = postgrest_query(Paginator(CONVERSATIONS, KEY), None, page_size=37, scope=ACCOUNT)
-        assert query.params() == {
-            "account_id": f"eq.{ACCOUNT}",
-            "order": "updated_at.desc,id.desc",
-            "limit": "38",
-        }
-
-    def test_next_page_filter_spells_out_the_row_comparison(self, token: str) -> None:
-        """(updated_at, id) < (X, Y) as an or=() filter with quoted values."""
-        query = postgrest_query(Paginator(CONVERSATIONS, KEY), token, scope=ACCOUNT)
-        stamp = '"2025-06-01T12:00:00.123456+00:00"'
-        assert query.or_filter == (
-            f'updated_at.lt.{stamp},and(updated_at.eq.{stamp},id.lt."{ROW_ID}")'
-        )
-        assert query.params()["or"] == f"({query.or_filter})"
-
-    def test_apply_calls_the_supabase_builder(self, token: str) -> None:
-        """apply() chains eq, or_, order and limit on a supabase-py style builder."""
-        calls: list[tuple[Any, ...]] = []
-
-        class Builder:
-            def eq(self, column: str, value: Any) -> Builder:
-                calls.append(("eq", column, value))
-                return self
-
-            def or_(self, filters: str) -> Builder:
-                calls.append(("or_", filters))
-                return self
-
-            def order(self, column: str, *, desc: bool = False) -> Builder:
-                calls.append(("order", column, desc))
-                return self
-
-            def limit(self, size: int) -> Builder:
-                calls.append(("limit", size))
-                return self
-
-        query = postgrest_query(Paginator(CONVERSATIONS, KEY), token, page_size=5, scope=ACCOUNT)
-        query.apply(Builder())
-        assert [call[0] for call in calls] == ["eq", "or_", "order", "order", "limit"]
-        assert calls[-1] == ("limit", 6)
-        assert calls[2] == ("order", "updated_at", True)
-
-    def test_quotes_and_backslashes_are_escaped(self, codec: CursorCodec) -> None:
-        """A string key containing PostgREST syntax stays one quoted value."""
-        token = codec.encode(Cursor(CONVERSATIONS.name, "prev", 'a"b\\c,d', "x"))
-        query = postgrest_query(Paginator(CONVERSATIONS, KEY), token, scope=ACCOUNT)
-        assert query.or_filter is not None
-        assert query.or_filter.startswith('updated_at.gt."a\\"b\\\\c,d"')
-        assert query.order == (("updated_at", False), ("id", False))
 
 
 SUBJECTS = Keyset("tickets", "subject", scope_column="account_id", id_type="bigint")
