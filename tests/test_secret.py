@@ -26,3 +26,9 @@ class TestSecret:
             Secret("")
         with pytest.raises(TypeError):
             Secret(123)  # type: ignore[arg-type]
+
+    def test_text_that_is_not_utf8_is_refused_without_quoting_it(self) -> None:
+        """A lone surrogate cannot be encoded; the message never quotes the secret."""
+        with pytest.raises(ValueError, match="UTF-8") as info:
+            Secret("hunter2\ud800hunter2")
+        assert "hunter2" not in str(info.value) and "\ud800" not in str(info.value)

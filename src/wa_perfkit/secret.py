@@ -31,7 +31,7 @@ class Secret:
 
     Raises:
         TypeError: if ``value`` is neither ``str``, ``bytes`` nor `Secret`.
-        ValueError: if ``value`` is empty.
+        ValueError: if ``value`` is empty, or text that is not UTF-8 (a lone surrogate).
     """
 
     __slots__ = ("_value",)
@@ -63,7 +63,10 @@ def _as_bytes(value: str | bytes | Secret) -> bytes:
     if isinstance(value, Secret):
         return value.get_secret_value()
     if isinstance(value, str):
-        return value.encode("utf-8")
+        try:
+            return value.encode("utf-8")
+        except UnicodeEncodeError:  # its message would quote a character of the secret
+            raise ValueError("a secret given as str must be valid UTF-8 text") from None
     if isinstance(value, bytes):
         return value
     raise TypeError(f"a secret must be str or bytes, not {type(value).__name__}")

@@ -23,9 +23,13 @@ import hashlib
 import hmac
 import secrets
 
+from wa_perfkit.errors import ConfigurationError
 from wa_perfkit.secret import Secret
 
-__all__ = ["Fingerprinter"]
+__all__ = ["MIN_KEY_BYTES", "Fingerprinter"]
+
+#: The shortest server key accepted, in bytes (as for cursor keys).
+MIN_KEY_BYTES = 16
 
 
 class Fingerprinter:
@@ -33,8 +37,14 @@ class Fingerprinter:
     Turns tokens into fixed-length, keyed, non-reversible cache key parts.
 
     Args:
-        server_key: the HMAC key; instances that share a cache must share it.
-            None draws a random key for this process only.
+        server_key: the HMAC key (at least `MIN_KEY_BYTES`; 32 random bytes are
+            best: ``secrets.token_hex(32)``); instances that share a cache must
+            share it. None draws a random key for this process only.
+
+    Raises:
+        ConfigurationError: the key is shorter than `MIN_KEY_BYTES`, or not str,
+            bytes or `Secret` (a short key lets whoever can write to the shared
+            cache guess it, then forge entries).
     """
 
     __slots__ = ("_base", "shared")
@@ -42,7 +52,7 @@ class Fingerprinter:
     def __init__(self, server_key: str | bytes | Secret | None = None) -> None:
         #: False when the key was drawn at random (entries only make sense in-process).
         self.shared = server_key is not None
-        key = Secret(server_key if server_key is not None else secrets.token_bytes(32))
+        key = _server_key(server_key) if server_key is not None else Secret(secrets.token_bytes(32))
         # Keyed once: each fingerprint copies the prepared state instead of rehashing the key.
         self._base = hmac.new(key.get_secret_value(), digestmod=hashlib.sha256)
 
@@ -108,3 +118,16 @@ class Fingerprinter:
         mac = self._base.copy()
         mac.update(token.encode("utf-8", "surrogatepass"))
         return mac.hexdigest()
+
+
+def _server_key(value: str | bytes | Secret) -> Secret:
+    try:
+        key = Secret(value)
+    except (TypeError, ValueError) as exc:  # wrong type, empty, or text that is not UTF-8
+        raise ConfigurationError(f"server_key: {exc}") from None
+    if len(key.get_secret_value()) < MIN_KEY_BYTES:
+        raise ConfigurationError(
+            f"server_key must be at least {MIN_KEY_BYTES} bytes "
+            "(32 random bytes are best: secrets.token_hex(32))"
+        )
+    return key
