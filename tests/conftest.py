@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 import redis
 
+from tests.cluster_services import Cluster, throwaway_cluster
 from tests.postgres_services import (
     connect_fixture,
     databases_fixture,
@@ -89,6 +90,13 @@ def fixture_redis_server(request: pytest.FixtureRequest) -> Iterator[RedisServer
     kind = getattr(request, "param", "redis")
     with throwaway_redis(kind=kind) as server:
         yield server
+
+
+@pytest.fixture(name="cluster", scope="session")
+def fixture_cluster() -> Iterator[Cluster]:
+    """A throwaway 3-master Redis Cluster for the whole session (tests/backends, tests/many)."""
+    with throwaway_cluster() as cluster:
+        yield cluster
 
 
 @pytest.fixture(name="clock")

@@ -1,14 +1,11 @@
 """
-Fixtures of the many-instances tests: tiered backends, throwaway servers, a cluster.
+Helpers of the many-instances tests: a plain or tiered backend (the cluster: tests/conftest.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
-import pytest
-
-from tests.cluster_services import Cluster, throwaway_cluster
 from wa_perfkit.backends.memory import MemoryBackend
 from wa_perfkit.backends.redis import RedisBackend
 from wa_perfkit.backends.tiered import TieredBackend
@@ -24,9 +21,3 @@ def make_backend(kind: str, url: str, **options: object) -> RedisBackend | Tiere
     tiered = TieredBackend(MemoryBackend(10_000), redis_backend, l1_ttl=30)
     return tiered
 
-
-@pytest.fixture(name="cluster", scope="session")
-def fixture_cluster() -> Iterator[Cluster]:
-    """A throwaway 3-master Redis Cluster for the whole session."""
-    with throwaway_cluster() as cluster:
-        yield cluster
