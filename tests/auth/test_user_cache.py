@@ -12,6 +12,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import jwt
 import pytest
 import redis
 
@@ -305,6 +306,35 @@ class TestCachedUser:
             CachedUser(users.load, verifier=verifier, cache=Cache(MemoryBackend()), ttl=0)
         with pytest.raises(ConfigurationError, match="server_key"):
             CachedUser(users.load, verifier=verifier, cache=Cache(RedisBackend(redis_url)))
+
+    @pytest.mark.parametrize(
+        "options",
+        [
+            {"ttl": float("nan")},
+            {"revocation_ttl": 0},
+            {"lock_ttl": -1},
+            {"prefix": ""},
+            {"prefix": "a:b"},
+            {"prefix": "\ud800"},
+            {"prefix": 5},
+            {"user_id_claim": ""},
+        ],
+    )
+    def test_settings_fail_at_construction(
+        self, verifier: JWTVerifier, users: Users, options: dict[str, Any]
+    ) -> None:
+        """revocation_ttl=0 used to fail only at logout; an empty claim refused every user."""
+        with pytest.raises(ConfigurationError, match=next(iter(options))):
+            CachedUser(users.load, verifier=verifier, cache=Cache(MemoryBackend()), **options)
+
+    @pytest.mark.parametrize("exp", [1e300, 1e20, -1e20, float("inf"), "soon", None])
+    def test_revoke_holds_any_token_exp(
+        self, verifier: JWTVerifier, users: Users, exp: Any
+    ) -> None:
+        """revoke reads exp unverified (any text can be sent to logout): never an error."""
+        current = CachedUser(users.load, verifier=verifier, cache=Cache(MemoryBackend()))
+        token = jwt.encode({"sub": "u", "exp": exp}, "x" * 32, algorithm="HS256")
+        assert current.revoke(token) is True
 
     def test_async_loader_needs_async_path(self, acurrent: CachedUser[Any]) -> None:
         """A sync resolve with an async loader is a configuration error, not a hang."""

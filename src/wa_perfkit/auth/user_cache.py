@@ -85,7 +85,7 @@ from wa_perfkit.errors import (
 )
 from wa_perfkit.metrics import StatsSnapshot
 from wa_perfkit.observe import Outcome, current_trace, note
-from wa_perfkit.policy import Duration, seconds
+from wa_perfkit.policy import MAX_SECONDS, Duration, ttl_seconds
 from wa_perfkit.secret import Secret
 
 __all__ = ["CachedUser", "Claims", "Loader"]
@@ -121,8 +121,10 @@ class CachedUser(Generic[U]):
         lock_ttl: seconds a lock lives: the longest a crashed loader blocks others.
 
     Raises:
-        ConfigurationError: ``ttl`` is not positive, or no ``server_key`` on a
-            backend shared between processes.
+        ConfigurationError: ``ttl``, ``revocation_ttl`` or ``lock_ttl`` is not a
+            positive, finite duration; ``prefix`` is empty, holds ``:`` or is not
+            printable; ``user_id_claim`` is empty; ``server_key`` is shorter than
+            16 bytes, or missing on a backend shared between processes.
     """
 
     def __init__(
@@ -140,11 +142,13 @@ class CachedUser(Generic[U]):
         lock: bool = False,
         lock_ttl: Duration = 10.0,
     ) -> None:
-        ttl = seconds(ttl)
-        revocation_ttl = seconds(revocation_ttl, "revocation_ttl")
-        lock_ttl = seconds(lock_ttl, "lock_ttl")
-        if not ttl > 0:
-            raise ConfigurationError(f"ttl must be positive, not {ttl!r}")
+        ttl = ttl_seconds(ttl)
+        revocation_ttl = ttl_seconds(revocation_ttl, "revocation_ttl")
+        lock_ttl = ttl_seconds(lock_ttl, "lock_ttl")
+        if not isinstance(prefix, str) or not prefix or ":" in prefix or not prefix.isprintable():
+            raise ConfigurationError(f"prefix must be printable text without ':', not {prefix!r}")
+        if not isinstance(user_id_claim, str) or not user_id_claim:
+            raise ConfigurationError(f"user_id_claim must be a claim name, not {user_id_claim!r}")
         if server_key is None and not cache._powers.local:
             raise ConfigurationError(
                 "a shared cache backend needs server_key= (the same on every instance)"
@@ -473,7 +477,9 @@ class CachedUser(Generic[U]):
         exp = _unverified_exp(token)
         if exp is None:
             return self.revocation_ttl
-        return max(exp + self.verifier.leeway - self._clock() + 1.0, 1.0)
+        # Until the token expires (it is refused by then anyway); an unverified exp far
+        # in the future (any text can be passed here) is held as long as a TTL can be.
+        return min(max(exp + self.verifier.leeway - self._clock() + 1.0, 1.0), MAX_SECONDS)
 
     def stats(self) -> StatsSnapshot:
         """
