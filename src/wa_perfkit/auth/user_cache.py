@@ -471,7 +471,7 @@ class CachedUser(Generic[U]):
 
     def _generation_ttl(self) -> float:
         # Only needs to outlive one load racing with the invalidation.
-        return max(self.ttl * 2, 60.0)
+        return min(max(self.ttl * 2, 60.0), MAX_SECONDS)
 
     def _revocation_ttl(self, token: str) -> float:
         exp = _unverified_exp(token)
