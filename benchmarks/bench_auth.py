@@ -7,6 +7,8 @@ and one uvicorn process serving five routes that return the same user:
 * ``/floor``  no authentication at all (the framework's floor);
 * ``/rawredis`` no authentication, one ``redis.asyncio`` ``GET`` + ``json.loads`` of a
   user-sized JSON per request: the floor of any route that reads Redis once;
+* ``/rawdep`` the same read done by a FastAPI dependency (``Depends``, taking the
+  ``Request``, as `cached_user` does): what the framework adds for any dependency;
 * ``/verify`` verify the JWT + a loader that sleeps 20 ms (the seed's code);
 * ``/naive``  ``sha256(token) -> TTLCache`` (skips verification, outlives ``exp``);
 * ``/mem``    `cached_user` on a `MemoryBackend`;
@@ -18,8 +20,12 @@ on raw asyncio streams (lighter than httpx, so the server is what is
 measured): ``--concurrency`` connections for ``--seconds``, then one
 connection for ``--single`` requests. Tokens are warmed first, so cached
 routes are measured on hits. Redis commands per request come from
-``INFO commandstats`` (reset before the Redis run); loader calls and
-signature verifications per request from the server's counters.
+``INFO commandstats`` (reset before the Redis run); loader calls,
+signature verifications and the server process's CPU time per request from
+the server's counters. ``--rounds N`` alternates the routes N times and
+reports medians: on a host shared with other jobs, throughput swings from one
+route to the next, while the server's CPU time per request (and its ratio to
+the raw-Redis floor's) stays put.
 
 It also times, in-process, what the entry policy costs per hit: the check of an
 entry read from Redis (decode, then MAC and user decode the first time, a MAC
@@ -28,6 +34,7 @@ before), and the token's fingerprint.
 
     python benchmarks/bench_auth.py [--seconds 5] [--concurrency 32] [--single 400]
                                     [--routes floor,rawredis,redis]   # a subset
+                                    [--rounds 3]   # alternate the routes, report medians
                                     [--src DIR]   # another checkout's src/, to compare
 """
 
@@ -50,7 +57,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SECRET = "bench-legacy-jwt-secret-that-is-long-enough-0123456789abcdef"
 SERVER_KEY = "bench-fingerprint-key-0123456789"
 # The Redis route right after its floor: the two ratios that matter are measured back to back.
-ROUTES = ("floor", "rawredis", "redis", "verify", "naive", "mem", "tiered")
+ROUTES = ("floor", "rawredis", "rawdep", "redis", "verify", "naive", "mem", "tiered")
 #: What the raw-Redis floor route reads: about the size of a cached user entry.
 RAW_USER = {"id": "user-0", "roles": ["agent"], "email": "agent-0@example.com", "name": "Agent 0"}
 TOKENS = 50
@@ -65,7 +72,7 @@ def serve(port: int, redis_url: str) -> None:
     import redis
     import redis.asyncio
     import uvicorn
-    from fastapi import Depends, FastAPI, Header, HTTPException
+    from fastapi import Depends, FastAPI, Header, HTTPException, Request
 
     from wa_perfkit.auth import JWTVerifier
     from wa_perfkit.backends.memory import MemoryBackend
@@ -117,6 +124,17 @@ def serve(port: int, redis_url: str) -> None:
     async def raw_redis() -> dict[str, Any]:
         return json.loads(await raw_client.get(raw_key))  # type: ignore[no-any-return]
 
+    async def raw_user(request: Request) -> dict[str, Any]:
+        return json.loads(await raw_client.get(raw_key))  # type: ignore[no-any-return]
+
+    # Annotations are strings here (postponed): FastAPI resolves them in the module's
+    # globals, where this function-local import is not.
+    raw_user.__annotations__["request"] = Request
+
+    @app.get("/rawdep")
+    async def raw_dependency(user: dict[str, Any] = Depends(raw_user)) -> dict[str, Any]:  # noqa: B008
+        return user
+
     @app.get("/verify")
     async def verify(authorization: str = Header("")) -> dict[str, Any]:
         token = authorization.removeprefix("Bearer ")
@@ -149,7 +167,11 @@ def serve(port: int, redis_url: str) -> None:
 
     @app.get("/counters")
     async def counters() -> dict[str, Any]:
-        return {r: {"loads": loads[r], "verifications": verifiers[r].verifications} for r in ROUTES}
+        cpu = time.process_time()  # the server's CPU seconds, whoever else shares the host
+        return {
+            r: {"loads": loads[r], "verifications": verifiers[r].verifications, "cpu": cpu}
+            for r in ROUTES
+        }
 
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
@@ -331,6 +353,7 @@ def main() -> None:
     parser.add_argument("--single", type=int, default=400)
     parser.add_argument("--serve", nargs=2, metavar=("PORT", "REDIS_URL"))
     parser.add_argument("--load", nargs=2, metavar=("PORT", "ROUTE"))
+    parser.add_argument("--rounds", type=int, default=1, help="alternate the routes N times")
     parser.add_argument(
         "--routes", default=",".join(ROUTES), help="comma-separated subset (floor is always run)"
     )
@@ -360,28 +383,52 @@ def run(args: argparse.Namespace) -> None:
         try:
             _wait_http(port, time.monotonic() + 20)
             client = redis.Redis.from_url(server.url)
-            results: dict[str, dict[str, float]] = {}
+            rounds: dict[str, list[dict[str, float]]] = {}
             commands: dict[str, float] = {}
             counters: dict[str, dict[str, float]] = {}
             chosen = set(args.routes.split(",")) | {"floor"}
             for route in [r for r in ROUTES if r in chosen]:
                 _load(port, route, env, 0.2, args.concurrency, 1)  # warm: every token loaded once
-                before = json.loads(_get(port, "/counters"))[route]
-                client.config_resetstat()
-                results[route] = _load(
-                    port, route, env, args.seconds, args.concurrency, args.single
-                )
-                stats = client.info("commandstats")
-                total = sum(int(v["calls"]) for k, v in stats.items() if k != "cmdstat_config")
-                commands[route] = total / results[route]["requests"]
-                after = json.loads(_get(port, "/counters"))[route]
-                counters[route] = {k: after[k] - before[k] for k in after}
+            for _ in range(args.rounds):  # routes alternate: a busy spell hits each of them
+                for route in [r for r in ROUTES if r in chosen]:
+                    before = json.loads(_get(port, "/counters"))[route]
+                    client.config_resetstat()
+                    result = _load(port, route, env, args.seconds, args.concurrency, args.single)
+                    rounds.setdefault(route, []).append(result)
+                    stats = client.info("commandstats")
+                    calls = sum(int(v["calls"]) for k, v in stats.items() if k != "cmdstat_config")
+                    commands[route] = commands.get(route, 0.0) + calls
+                    after = json.loads(_get(port, "/counters"))[route]
+                    total = counters.setdefault(route, {k: 0.0 for k in after})
+                    for k in after:
+                        total[k] += after[k] - before[k]
+            results = {route: _median(runs) for route, runs in rounds.items()}
+            for route, runs in rounds.items():
+                requests = sum(run["requests"] for run in runs)
+                commands[route] /= requests
+                counters[route] = {k: v / requests for k, v in counters[route].items()}
         finally:
             app.terminate()
             app.wait(10)
         mac = _mac_cost(server.url, env)
     _print(results, commands, counters, args)
+    for floor_route in ("rawredis", "rawdep"):
+        if floor_route in rounds and "redis" in rounds:
+            pairs = list(zip(rounds["redis"], rounds[floor_route], strict=True))
+            by_rps = [ours["rps"] / raw["rps"] for ours, raw in pairs]
+            by_cpu = counters[floor_route]["cpu"] / counters["redis"]["cpu"]
+            print(
+                f"\ncached_user on Redis / {floor_route}: req/s round by round "
+                + ", ".join(f"{x:.2f}" for x in by_rps)
+                + f" (median {statistics.median(by_rps):.2f}); by server CPU per request"
+                f" {by_cpu:.2f}"
+            )
     print(mac)
+
+
+def _median(runs: list[dict[str, float]]) -> dict[str, float]:
+    # Each number's median over the rounds (a round disturbed by another job is outvoted).
+    return {k: statistics.median(run[k] for run in runs) for k in runs[0]}
 
 
 def _load(
@@ -416,13 +463,14 @@ def _get(port: int, path: str) -> str:
 def _print(
     results: dict[str, dict[str, float]],
     commands: dict[str, float],
-    counters: dict[str, dict[str, int]],
+    counters: dict[str, dict[str, float]],
     args: argparse.Namespace,
 ) -> None:
     floor, raw = results["floor"], results.get("rawredis")
     names = {
         "floor": "no auth (floor)",
         "rawredis": "no auth, raw Redis GET + json.loads (Redis floor)",
+        "rawdep": "the same in a Depends (Redis + dependency floor)",
         "verify": "verify + 20 ms loader",
         "naive": "naive sha256 -> TTLCache",
         "mem": "cached_user, memory",
@@ -432,20 +480,24 @@ def _print(
     print(
         f"Python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} CPUs, "
         f"uvicorn (h11, asyncio) 1 worker; {args.concurrency} connections x {args.seconds:g} s, "
-        f"then 1 connection x {args.single} requests; {TOKENS} users' tokens.\n"
+        f"then 1 connection x {args.single} requests; {TOKENS} users' tokens; "
+        f"median of {args.rounds} alternating round(s).\n"
     )
     print(
-        "| route | req/s | x floor | x Redis floor | p50 ms | p50 ms, 1 conn | Redis cmds/req "
-        "| loads/req | verifications/req |"
+        "| route | req/s | x floor | x Redis floor | server CPU µs/req | x Redis floor, by CPU "
+        "| p50 ms | p50 ms, 1 conn | Redis cmds/req | loads/req | verifications/req |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for route in [r for r in ROUTES if r in results]:
         r, c = results[route], counters[route]
         x_raw = f"{r['rps'] / raw['rps']:.2f}" if raw else "-"
+        raw_cpu = counters["rawredis"]["cpu"] if raw else None
+        x_cpu = f"{raw_cpu / c['cpu']:.2f}" if raw_cpu else "-"
         print(
             f"| {names[route]} | {r['rps']:,.0f} | {r['rps'] / floor['rps']:.2f} | {x_raw} | "
+            f"{c['cpu'] * 1e6:.0f} | {x_cpu} | "
             f"{r['p50']:.2f} | {r['p50_one']:.2f} | {commands[route]:.3f} | "
-            f"{c['loads'] / r['requests']:.4f} | {c['verifications'] / r['requests']:.4f} |"
+            f"{c['loads']:.4f} | {c['verifications']:.4f} |"
         )
 
 
