@@ -276,6 +276,31 @@ class TestCachedUser:
         current.resolve(token)
         assert users.calls == 2
 
+    def test_requests_after_invalidate_user_do_not_share_a_running_load(
+        self, current: CachedUser[Any], users: Users
+    ) -> None:
+        """A request arriving after invalidate_user runs its own load, not one begun before."""
+        users.gate = threading.Event()
+        token = hs_token(claims(sub="kate"))
+        first: list[Any] = []
+        second: list[Any] = []
+        earlier = threading.Thread(target=lambda: _capture(first, current.resolve, token))
+        earlier.start()
+        assert users.entered.wait(10)  # the first load is running
+        current.invalidate_user("kate")
+        users.entered.clear()
+        later = threading.Thread(target=lambda: _capture(second, current.resolve, token))
+        later.start()
+        try:
+            assert users.entered.wait(10)  # a load of its own, not a wait on the first one
+        finally:
+            users.gate.set()
+            earlier.join(10)
+            later.join(10)
+            users.gate = None
+        assert users.calls == 2
+        assert first[0]["id"] == second[0]["id"] == "kate" and first[0] is not second[0]
+
     def test_interleaved_users_never_mixed(self, current: CachedUser[Any], users: Users) -> None:
         """Many users and tokens, resolved in random order from threads: always the right user."""
         rng = random.Random(4)

@@ -25,9 +25,10 @@ Why the second read: `revoke` writes its marker *then* deletes the entry, and
 load that raced with either stored its entry before the delete (and loses
 it) or reads the marker/generation after it (and drops its own entry), so a
 revoked token or a changed user is never resurrected by a slow loader. Both
-deletes also detach a miss flow of those keys still running, so a request
-that arrives after them starts its own flow (and meets the marker) instead
-of sharing one that began before.
+also detach the miss flows still running for that token, or for any token of
+that user, so a request that arrives after them starts its own flow (and
+meets the marker or the new generation) instead of sharing one that began
+before.
 
 What an entry looks like is the entry policy's business, chosen once when the
 `CachedUser` is built (see `wa_perfkit.auth.entries`): on a local backend the
@@ -56,11 +57,14 @@ twice is the read of the entry and which driver runs the flow.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import math
+import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from functools import partial
 from logging import DEBUG
 from typing import Any, Generic, TypeVar, cast
@@ -187,6 +191,7 @@ class CachedUser(Generic[U]):
         self._remote = not local
         self._engine = cache._engine
         self._stats = cache._new_stats(f"cached_user:{prefix}")
+        self._running = _Running()
         store = cache._powers.lock_store if lock else None
         self._lock = LockedFlight(store, lock_ttl) if store is not None else None
         self._warn = RateLimitedWarning()
@@ -283,6 +288,12 @@ class CachedUser(Generic[U]):
             partial(self.verifier.verify, token), partial(self.verifier.averify, token)
         )
         uid = self._user_id(claims)
+        # Registered before the generation is read: an `invalidate_user` that bumps it
+        # after this read detaches this flow (later requests do not share its user).
+        with self._running.of(uid, key):
+            return (yield from self._load_and_store(claims, uid, fp, key))
+
+    def _load_and_store(self, claims: dict[str, Any], uid: str, fp: str, key: str) -> Flow[U]:
         markers = [self._revoked_key(fp), self._generation_key(uid)]
         full = [self.cache.full_key(marker) for marker in markers]
         before = yield ReadMany(markers)
@@ -410,12 +421,16 @@ class CachedUser(Generic[U]):
         generation = self._new_generation(self.cache.full_key(key))
         bumped = self.cache.set(key, generation, self._generation_ttl())
         tag = self.cache._tag_key(self._user_tag(user_id))
+        members: list[str] = []
         try:
             members = self._tag_index().pop_tag(tag)
             removed = self.cache.backend.delete_many(members) if members else 0
-            self.cache._detach(members)  # a load of them still running is not shared
         except BackendError as exc:
             raise _refused(exc.operation) from exc
+        finally:
+            # Reads and lookups of this user still running (of an entry just removed, or
+            # not stored yet) began before the new generation: later requests start their own.
+            self.cache._detach([*members, *self._running.keys(user_id)])
         if not bumped:
             raise _refused("set")
         return int(removed)
@@ -428,12 +443,16 @@ class CachedUser(Generic[U]):
         generation = self._new_generation(self.cache.full_key(key))
         bumped = await self.cache.aset(key, generation, self._generation_ttl())
         tag = self.cache._tag_key(self._user_tag(user_id))
+        members: list[str] = []
         try:
             members = await self._tag_index().apop_tag(tag)
             removed = await self.cache.backend.adelete_many(members) if members else 0
-            self.cache._detach(members)  # a load of them still running is not shared
         except BackendError as exc:
             raise _refused(exc.operation) from exc
+        finally:
+            # Reads and lookups of this user still running (of an entry just removed, or
+            # not stored yet) began before the new generation: later requests start their own.
+            self.cache._detach([*members, *self._running.keys(user_id)])
         if not bumped:
             raise _refused("set")
         return int(removed)
@@ -487,6 +506,33 @@ class CachedUser(Generic[U]):
         breaker state.
         """
         return self._stats.snapshot(self.cache._powers.breaker_state)
+
+
+class _Running:
+    # The entry keys each user has a miss flow running for (`invalidate_user` detaches them).
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._keys: dict[str, Counter[str]] = {}
+
+    @contextlib.contextmanager
+    def of(self, uid: str, key: str) -> Iterator[None]:
+        with self._lock:
+            self._keys.setdefault(uid, Counter())[key] += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                keys = self._keys[uid]
+                keys[key] -= 1
+                if keys[key] <= 0:
+                    del keys[key]
+                if not keys:
+                    del self._keys[uid]
+
+    def keys(self, uid: str) -> list[str]:
+        with self._lock:
+            return list(self._keys.get(uid, ()))
 
 
 def _nothing(key: str) -> Any:
