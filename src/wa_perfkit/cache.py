@@ -547,6 +547,10 @@ class Cache:
 
         Loads already running store nothing, and later callers do not share them.
 
+        Returns:
+            How many entries were removed (the same count on every backend: tag
+            indexes and lease markers are removed too, uncounted).
+
         Raises:
             ConfigurationError: the backend cannot clear by prefix.
             BackendError: the backend failed; entries may still be there.

@@ -200,5 +200,47 @@ async def _adelete_each(client: Any, keys: Sequence[str | bytes], notes: Notes =
     return sum(await _anoted(client, _deletes(keys), notes))
 
 
+# Delete one key; count it only if it held an entry: a string that is not a lease
+# placeholder (tag indexes are sets). One key per script: a cluster routes it.
+_CLEAR_SCRIPT = """
+local kind = redis.call('TYPE', KEYS[1]).ok
+local entry = kind == 'string'
+    and redis.call('GETRANGE', KEYS[1], 0, string.len(ARGV[1]) - 1) ~= ARGV[1]
+local deleted = redis.call('DEL', KEYS[1])
+if entry then return deleted end
+return 0
+"""
+
+
+def _clears(keys: Sequence[str | bytes]) -> Callable[[Any], object]:
+    return lambda pipe: [pipe.eval(_CLEAR_SCRIPT, 1, key, LEASE_MARK) for key in keys]
+
+
+def _clear_each(client: Any, keys: Sequence[str | bytes], notes: Notes = ()) -> int:
+    """
+    Delete ``keys``; return how many held entries (what memory counts).
+
+    One round trip on a server; a cluster pipeline cannot carry scripts, so there
+    each key is its own call (clearing a namespace is rare; reads never come here).
+    """
+    if not _is_cluster(client):
+        return sum(_noted(client, _clears(keys), notes))
+    cleared = sum(client.eval(_CLEAR_SCRIPT, 1, key, LEASE_MARK) for key in keys)
+    for channel, message in notes:
+        client.publish(channel, message)
+    return int(cleared)
+
+
+async def _aclear_each(client: Any, keys: Sequence[str | bytes], notes: Notes = ()) -> int:
+    if not _is_cluster(client):
+        return sum(await _anoted(client, _clears(keys), notes))
+    cleared = 0
+    for key in keys:
+        cleared += await client.eval(_CLEAR_SCRIPT, 1, key, LEASE_MARK)
+    for channel, message in notes:
+        await client.publish(channel, message)
+    return cleared
+
+
 def _glob_escape(text: str) -> str:
     return "".join("\\" + ch if ch in "*?[]\\" else ch for ch in text)

@@ -62,10 +62,12 @@ from wa_perfkit.backends._redis_ops import (
     _STORE_LEASED_SCRIPT,
     _TAG_SCRIPT,
     LEASE_MARK,
+    _aclear_each,
     _adelete_each,
     _aget_pttl,
     _amget,
     _anoted,
+    _clear_each,
     _cluster,
     _delete_each,
     _get_pttl,
@@ -422,6 +424,10 @@ class RedisBackend:
     def clear_prefix(self, prefix: str) -> int:
         """
         ``SCAN MATCH prefix*`` then delete what matched; other keys are untouched.
+
+        Returns:
+            How many entries were removed (tag indexes and lease placeholders go
+            too, uncounted, as on every backend).
         """
         pattern = _glob_escape(prefix) + "*"
         notes = self._notes(prefix=prefix)
@@ -429,7 +435,7 @@ class RedisBackend:
         def run() -> int:
             # Raw bytes: a key someone else wrote need not be UTF-8, and must go too.
             keys = list(self.client.scan_iter(match=pattern, count=1000))
-            return _delete_each(self.client, keys, notes)
+            return _clear_each(self.client, keys, notes)
 
         return self._guarded("clear_prefix", run)
 
@@ -443,7 +449,7 @@ class RedisBackend:
 
         async def run() -> int:
             keys = [k async for k in client.scan_iter(match=pattern, count=1000)]
-            return await _adelete_each(client, keys, notes)
+            return await _aclear_each(client, keys, notes)
 
         return await self._aguarded("clear_prefix", run)
 
