@@ -4,7 +4,7 @@ The same `Cache` calls on every backend give the same answers.
 A state machine applies one generated sequence of calls (set, add, get,
 get_many, delete, delete_many, get_or_load, invalidate_tags, clear; sync
 or async) to a cache on each backend in lockstep — memory, memory with
-copies, Redis and tiered — and to a plain dict. Every answer must equal the
+copies, Redis, Valkey and tiered — and to a plain dict. Every answer must equal the
 dict's and be of its type, on every backend: a user who moves from memory to
 Redis must not see a different cache. Keys and tags are drawn from text that
 tends to break keys (lone surrogates, ``#``, ``:``, very long text); values
@@ -64,8 +64,8 @@ def _same(value: Any, expected: Any) -> bool:
     return bool(value == expected)
 
 
-def machine(redis_url: str) -> type[RuleBasedStateMachine]:
-    """The lockstep machine: memory, copy, Redis and tiered against one dict."""
+def machine(redis_url: str, valkey_url: str) -> type[RuleBasedStateMachine]:
+    """The lockstep machine: memory, copy, Redis, Valkey and tiered against one dict."""
 
     class BackendsAgree(RuleBasedStateMachine):
         def __init__(self) -> None:
@@ -78,6 +78,7 @@ def machine(redis_url: str) -> type[RuleBasedStateMachine]:
                 MemoryBackend(1000),
                 MemoryBackend(1000, copy=True),
                 RedisBackend(redis_url),
+                RedisBackend(valkey_url),
                 tiered,
             ]
             # One namespace each: Redis and tiered share the server, not their entries.
@@ -180,12 +181,13 @@ def machine(redis_url: str) -> type[RuleBasedStateMachine]:
                 self.loop.run_until_complete(backend.aclose())
             self.loop.close()
             for cache in self.caches:
-                delete_namespace(redis_url, cache.prefix)
+                for url in (redis_url, valkey_url):
+                    delete_namespace(url, cache.prefix)
 
     return BackendsAgree
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
-def test_every_backend_gives_the_same_answers(redis_url: str) -> None:
-    """Memory, copy, Redis and tiered answer every call as the dict does, sync and async."""
-    run_state_machine_as_test(machine(redis_url), settings=RUNS)
+def test_every_backend_gives_the_same_answers(redis_url: str, valkey_url: str) -> None:
+    """Memory, copy, Redis, Valkey and tiered answer every call as the dict does."""
+    run_state_machine_as_test(machine(redis_url, valkey_url), settings=RUNS)

@@ -72,6 +72,22 @@ class TestRedis(BackendContract):
         await _closed(backend)
 
 
+class TestValkey(BackendContract):
+    """The Redis backend on Valkey, the other server users run it on."""
+
+    @pytest.fixture(name="backend")
+    async def fixture_backend(self, valkey_url: str) -> AsyncIterator[RedisBackend]:
+        backend = RedisBackend(valkey_url)
+        yield backend
+        await _closed(backend)
+
+    @pytest.fixture(name="peer")
+    async def fixture_peer(self, valkey_url: str) -> AsyncIterator[RedisBackend]:
+        backend = RedisBackend(valkey_url)
+        yield backend
+        await _closed(backend)
+
+
 def _tiered(url: str) -> TieredBackend:
     backend = TieredBackend(MemoryBackend(1000), RedisBackend(url))
     assert backend.wait_ready()
