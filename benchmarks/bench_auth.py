@@ -27,7 +27,10 @@ reports medians: on a host shared with other jobs, throughput swings from one
 route to the next, while the server's CPU time per request (and its ratio to
 the raw-Redis floor's) stays put.
 
-It also times, in-process, what the entry policy costs per hit: the check of an
+It then calls the routes in-process, one request at a time straight through
+the ASGI app (no HTTP, no load generator competing for the CPUs), and reports
+each one's CPU time per request: the steadiest view of what a route costs on a
+busy host. It also times, in-process, what the entry policy costs per hit: the check of an
 entry read from Redis (decode, then MAC and user decode the first time, a MAC
 comparison after), the check of a tiered L1 hit (the very object checked
 before), and the token's fingerprint.
@@ -68,10 +71,17 @@ TOKENS = 50
 
 def serve(port: int, redis_url: str) -> None:
     """Run the benchmark app (called in the server subprocess)."""
+    import uvicorn
+
+    app = build_app(redis_url)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+def build_app(redis_url: str) -> Any:
+    """The benchmark's FastAPI app: every route, on Redis at ``redis_url``."""
     import cachetools
     import redis
     import redis.asyncio
-    import uvicorn
     from fastapi import Depends, FastAPI, Header, HTTPException, Request
 
     from wa_perfkit.auth import JWTVerifier
@@ -175,7 +185,7 @@ def serve(port: int, redis_url: str) -> None:
             for r in ROUTES
         }
 
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    return app
 
 
 # -- the load process --------------------------------------------------------------------
@@ -257,6 +267,81 @@ def load(port: int, route: str, seconds: float, concurrency: int, single: int) -
         for i in range(TOKENS)
     ]
     print(json.dumps(asyncio.run(_drive(port, route, tokens, seconds, concurrency, single))))
+
+
+# -- one request at a time through the app, in-process ------------------------------------
+
+
+#: The routes timed in-process, one request at a time (no HTTP, no load generator).
+ASGI_ROUTES = ("floor", "rawredis", "rawdep", "redis", "mem", "tiered")
+
+
+def asgi_cost(redis_url: str, number: int) -> None:
+    """Print each route's CPU time per request, called through ASGI (in a subprocess)."""
+    import jwt
+
+    app = build_app(redis_url)
+    token = jwt.encode(
+        {"sub": "user-0", "aud": "authenticated", "exp": int(time.time()) + 3600},
+        SECRET,
+        algorithm="HS256",
+    )
+    headers = [(b"host", b"bench"), (b"authorization", f"Bearer {token}".encode())]
+
+    async def call(route: str) -> None:
+        scope = {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+            "method": "GET", "scheme": "http", "path": "/" + route,
+            "raw_path": f"/{route}".encode(), "query_string": b"", "root_path": "",
+            "headers": headers, "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80),
+        }
+        sent: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        await app(scope, receive, send)
+        assert sent[0]["status"] == 200, sent[0]
+
+    async def measure() -> dict[str, float]:
+        for route in ASGI_ROUTES:
+            for _ in range(3):  # loaded, then hits
+                await call(route)
+        best: dict[str, float] = {}
+        for _ in range(5):  # alternating, best of 5: the least disturbed pass
+            for route in ASGI_ROUTES:
+                started = time.process_time()
+                for _ in range(number):
+                    await call(route)
+                spent = (time.process_time() - started) / number * 1e6
+                best[route] = min(best.get(route, spent), spent)
+        return best
+
+    print(json.dumps(asyncio.run(measure())))
+
+
+def _asgi_table(redis_url: str, env: dict[str, str]) -> str:
+    out = subprocess.run(
+        [sys.executable, __file__, "--asgi", redis_url],
+        env=env, capture_output=True, text=True, timeout=600, check=True,
+    )
+    costs = json.loads(out.stdout.strip().splitlines()[-1])
+    lines = [
+        "",
+        "| one request at a time through the ASGI app (CPU µs per request, best of 5) "
+        "| µs | x Redis floor | x Redis + dependency floor |",
+        "|---|---:|---:|---:|",
+    ]
+    for route in ASGI_ROUTES:
+        micros = costs[route]
+        lines.append(
+            f"| {route} | {micros:.0f} | {costs['rawredis'] / micros:.2f} "
+            f"| {costs['rawdep'] / micros:.2f} |"
+        )
+    return "\n".join(lines)
 
 
 # -- the MAC cost per hit (in-process) ----------------------------------------------------
@@ -355,6 +440,7 @@ def main() -> None:
     parser.add_argument("--single", type=int, default=400)
     parser.add_argument("--serve", nargs=2, metavar=("PORT", "REDIS_URL"))
     parser.add_argument("--load", nargs=2, metavar=("PORT", "ROUTE"))
+    parser.add_argument("--asgi", metavar="REDIS_URL")
     parser.add_argument("--rounds", type=int, default=1, help="alternate the routes N times")
     parser.add_argument(
         "--routes", default=",".join(ROUTES), help="comma-separated subset (floor is always run)"
@@ -363,6 +449,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.serve:
         serve(int(args.serve[0]), args.serve[1])
+        return
+    if args.asgi:
+        asgi_cost(args.asgi, 2000)
         return
     if args.load:
         load(int(args.load[0]), args.load[1], args.seconds, args.concurrency, args.single)
@@ -413,6 +502,7 @@ def run(args: argparse.Namespace) -> None:
             app.terminate()
             app.wait(10)
         mac = _mac_cost(server.url, env)
+        asgi = _asgi_table(server.url, env)
     _print(results, commands, counters, args)
     for floor_route in ("rawredis", "rawdep"):
         if floor_route in rounds and "redis" in rounds:
@@ -425,6 +515,7 @@ def run(args: argparse.Namespace) -> None:
                 + f" (median {statistics.median(by_rps):.2f}); by server CPU per request"
                 f" {by_cpu:.2f}"
             )
+    print(asgi)
     print(mac)
 
 
