@@ -35,17 +35,20 @@ UNASYNC = [
         "entry = self._read(key)",
     ),
     (r"\baresolve\b", "resolve"),
+    (r"\ba(invalidate_user|revoke|set|pop_tag|delete_many)\b", r"\1"),
     (r"\baload_through\b", "load_through"),
     (r"\b(_?)aread\b", r"\1read"),
     (r"\bado\b", "do"),
 ]
 
-TWINS = [
+TWINS: list[tuple[Any, str, str]] = [
     (steps, "run", "arun"),
     (readthrough.ReadThrough, "resolve", "aresolve"),
     (readthrough.ReadThrough, "load_through", "aload_through"),
     (readthrough.ReadThrough, "share", "ashare"),
     (CachedUser, "resolve", "aresolve"),
+    (CachedUser, "invalidate_user", "ainvalidate_user"),
+    (CachedUser, "revoke", "arevoke"),
 ]
 
 
