@@ -86,6 +86,23 @@ class TestSpellings:
         key = KeyBuilder(get).make(("c" * 10_000,), {})
         assert len(key) < MAX_PLAIN_LENGTH + 100
 
+    def test_remembered_one_string_keys_match_fresh_ones(self) -> None:
+        """Keys of one-string calls are as built afresh, past the remembered bound and back."""
+
+        def get(conversation_id: str) -> None: ...
+
+        builder, fresh = KeyBuilder(get), KeyBuilder(get)
+        texts = [f"c{i}" for i in range(600)] + ["é", "c" * 400, "c0", "c599"]
+        for text in texts + texts:
+            assert builder.make((text,), {}) == fresh.make((), {"conversation_id": text})
+
+        class Id(str):
+            pass
+
+        with pytest.raises(ConfigurationError):  # equal to a remembered "c0", never its key
+            builder.make((Id("c0"),), {})
+        assert builder.make((1,), {}) != builder.make((True,), {}) != builder.make(("1",), {})
+
     def test_positional_only_default_with_kwargs(self) -> None:
         """def f(a=1, /, **kw): f(a=2) puts a=2 in kw; a keeps its default."""
 

@@ -90,6 +90,36 @@ class TestDebugLog:
             quiet(1)
         assert caplog.records == []
 
+    @pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+    async def test_a_level_change_between_hits_is_followed(
+        self, caplog: pytest.LogCaptureFixture, is_async: bool
+    ) -> None:
+        """Hits logged at DEBUG after hits at INFO, and silent again after going back."""
+        cache = new_cache()
+
+        @ttl_repository(ttl=60, cache=cache, name="toggled")
+        def toggled(x: int) -> int:
+            return x
+
+        @ttl_repository(ttl=60, cache=cache, name="atoggled")
+        async def atoggled(x: int) -> int:
+            return x
+
+        async def hit() -> None:
+            if is_async:
+                await atoggled(1)
+            else:
+                toggled(1)
+
+        with caplog.at_level(logging.INFO, logger="wa_perfkit"):
+            await hit()
+            await hit()  # a hit at INFO: logging now holds "DEBUG is off" for the logger
+        with caplog.at_level(logging.DEBUG, logger="wa_perfkit"):
+            await hit()
+        with caplog.at_level(logging.INFO, logger="wa_perfkit"):
+            await hit()
+        assert [r.getMessage().split()[2] for r in caplog.records] == ["hit"]
+
 
 class TestBackendWarnings:
     def test_backend_errors_warn_once_per_interval_and_are_all_counted(

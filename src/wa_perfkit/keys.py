@@ -333,14 +333,28 @@ class KeyBuilder:
         if arity == 1 and required == 1:
             # The hottest shape: one id string (ASCII and short enough to stay plain).
             str_prefix, limit = prefix + "s", MAX_PLAIN_LENGTH - 2 - len(str(MAX_PLAIN_LENGTH))
+            # The keys of the strings seen last: a hit on a hot id then builds no string
+            # (and hashes none: the backend's lookup reuses the key's cached hash).
+            # Bounded: emptied when full, so it holds a few KB whatever the traffic.
+            recent: dict[str, str] = {}
+            known = recent.get
 
             def make_one(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> str:
                 if kwargs or len(args) != 1:
                     return slow(args, kwargs)
                 arg = args[0]
-                if type(arg) is str and len(arg) <= limit and arg.isascii():
-                    return f"{str_prefix}{len(arg)}:{arg}"
-                return prefix + _encode_all(args)
+                if type(arg) is not str:
+                    return prefix + _encode_all(args)
+                key = known(arg)
+                if key is None:
+                    if len(arg) <= limit and arg.isascii():
+                        key = f"{str_prefix}{len(arg)}:{arg}"
+                    else:
+                        key = prefix + _encode_all(args)
+                    if len(recent) >= _RECENT_KEYS:
+                        recent.clear()
+                    recent[arg] = key
+                return key
 
             return make_one
 
@@ -353,6 +367,9 @@ class KeyBuilder:
 
         return make
 
+
+#: How many one-string calls' keys a `KeyBuilder` remembers (the hot ids of a hit path).
+_RECENT_KEYS = 256
 
 _POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
 _FORMATTER = string.Formatter()

@@ -133,6 +133,12 @@ def stop_trace(token: contextvars.Token[RequestTrace | None]) -> None:
 
 _debug = logger.isEnabledFor
 
+#: ``known_debug(logging.DEBUG)``: logging's cached answer of `_debug` for that level (True,
+#: False, or None if not asked since the last level change; logging clears the cache
+#: in place then). A hit reads a cached False with one C call instead of calling
+#: ``isEnabledFor``, a Python function; anything else still asks ``isEnabledFor``.
+known_debug: Callable[[int], bool | None] = getattr(logger, "_cache", {}).get
+
 
 def note(name: str, outcome: str, key: str, load_seconds: float = 0.0) -> None:
     """
@@ -162,7 +168,9 @@ def observing() -> bool:
     """
     True when an outcome would be recorded or logged (the hit path's guard).
     """
-    return _trace.get() is not None or _debug(logging.DEBUG)
+    return _trace.get() is not None or (
+        known_debug(logging.DEBUG) is not False and _debug(logging.DEBUG)
+    )
 
 
 # -- listeners ------------------------------------------------------------------

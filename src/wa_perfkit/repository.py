@@ -54,7 +54,7 @@ from wa_perfkit.cache import Cache
 from wa_perfkit.errors import ConfigurationError
 from wa_perfkit.keys import KeyBuilder, check_template, keyable_type, unkeyable_message
 from wa_perfkit.metrics import StatsSnapshot
-from wa_perfkit.observe import Outcome, current_trace, note
+from wa_perfkit.observe import Outcome, current_trace, known_debug, note
 from wa_perfkit.policy import Duration, Policy, seconds
 
 __all__ = ["AsyncCachedFunction", "CachedFunction", "ttl_repository"]
@@ -193,12 +193,16 @@ def _tag_maker(
     return tags
 
 
-_Core = Callable[[Callable[..., Any], tuple[Any, ...], dict[str, Any]], Any]
+# ``core(owner, /, *args, **kwargs)``: the whole call of a cached function. ``owner`` is
+# what was called (the `_Cached` object itself, or a `_Bound`); only a miss asks it for
+# the function to run (``owner._loader``), so the plain call's ``__call__`` is the core
+# itself, with no wrapper frame on the hit path.
+_Core = Callable[..., Any]
 
 
 def _sync_core(spec: _Spec, builder: KeyBuilder) -> _Core:
     """
-    Build ``core(func, args, kwargs)``: the whole call of a sync cached function.
+    Build the core of a sync cached function.
     """
     cache, plan, stats = spec.cache, spec.plan, spec.stats
     read, count_hit, make_key = cache._read, stats.count_hit, builder.make
@@ -207,22 +211,22 @@ def _sync_core(spec: _Spec, builder: KeyBuilder) -> _Core:
 
     if plan.policy.stale_ttl:  # every read needs the freshness check of `resolve`
 
-        def core_with_stale(func: Callable[..., Any], args: tuple[Any, ...], kwargs: Any) -> Any:
+        def core_with_stale(owner: Any, /, *args: Any, **kwargs: Any) -> Any:
             key = make_key(args, kwargs)
-            loader = partial(func, *args, **kwargs)
+            loader = partial(owner._loader, *args, **kwargs)
             return resolve(key, read(key), loader, tags(args, kwargs))
 
         return core_with_stale
 
-    def core(func: Callable[..., Any], args: tuple[Any, ...], kwargs: Any) -> Any:
+    def core(owner: Any, /, *args: Any, **kwargs: Any) -> Any:
         key = make_key(args, kwargs)
         value = read(key)
         if value is not MISS:
             count_hit()
-            if current_trace() is not None or debug(DEBUG):
+            if current_trace() is not None or (known_debug(DEBUG) is not False and debug(DEBUG)):
                 note(name, Outcome.HIT, key)
             return value
-        loader = partial(func, *args, **kwargs)
+        loader = partial(owner._loader, *args, **kwargs)
         return resolve(key, MISS, loader, tags(args, kwargs))
 
     return core
@@ -230,7 +234,7 @@ def _sync_core(spec: _Spec, builder: KeyBuilder) -> _Core:
 
 def _async_core(spec: _Spec, builder: KeyBuilder) -> _Core:
     """
-    Build ``core(func, args, kwargs)``, a coroutine function, for an async cached function.
+    Build the core, a coroutine function, of an async cached function.
     """
     cache, plan, stats = spec.cache, spec.plan, spec.stats
     count_hit, make_key = stats.count_hit, builder.make
@@ -242,17 +246,17 @@ def _async_core(spec: _Spec, builder: KeyBuilder) -> _Core:
     local_read = cache._read if local else cache._powers.peek
     aread, stale = cache._aread, bool(plan.policy.stale_ttl)
 
-    async def core(func: Callable[..., Any], args: tuple[Any, ...], kwargs: Any) -> Any:
+    async def core(owner: Any, /, *args: Any, **kwargs: Any) -> Any:
         key = make_key(args, kwargs)
         value = local_read(key) if local_read is not None else MISS
         if value is MISS and not local:
             value = await aread(key)
         if value is not MISS and not stale:
             count_hit()
-            if current_trace() is not None or debug(DEBUG):
+            if current_trace() is not None or (known_debug(DEBUG) is not False and debug(DEBUG)):
                 note(name, Outcome.HIT, key)
             return value
-        loader = partial(func, *args, **kwargs)
+        loader = partial(owner._loader, *args, **kwargs)
         return await aresolve(key, value, loader, tags(args, kwargs))
 
     return core
@@ -269,6 +273,7 @@ class _Cached:
 
     _spec: _Spec
     _binding: str
+    _loader: Callable[..., Any]  # what a miss runs: the original function
     _classmethod: bool | None = None  # wrapped by an outer @classmethod? (found on first use)
 
     def __get__(self, instance: Any, owner: type | None = None) -> Any:
@@ -335,9 +340,14 @@ class _Bound:
         return instance, args
 
     def __call__(self, /, *args: Any, **kwargs: Any) -> Any:
-        instance, args = self._split(args)
-        spec = self._parent._spec
-        return spec.bound_call(partial(spec.func, instance), args, kwargs)
+        instance, rest = self._split(args)
+        bound = self if rest is args else _Bound(self._parent, instance, self._owner)
+        return self._parent._spec.bound_call(bound, *rest, **kwargs)
+
+    @property
+    def _loader(self) -> Callable[..., Any]:
+        # What a miss runs: the original function with the instance (or class) first.
+        return partial(self._parent._spec.func, self._instance)
 
     def invalidate(self, /, *args: Any, **kwargs: Any) -> Any:
         """Remove the entry of the call with these arguments (without ``self``)."""
@@ -367,26 +377,21 @@ def _make_cached(raw: Any, spec: _Spec) -> _Cached:
 
     def unbound_call(self: _Cached, /, *args: Any, **kwargs: Any) -> Any:
         if args and self._is_classmethod():
-            return spec.bound_call(partial(func, args[0]), args[1:], kwargs)
-        return plain_call(func, args, kwargs)
+            return spec.bound_call(_Bound(self, args[0], None), *args[1:], **kwargs)
+        return plain_call(self, *args, **kwargs)
 
-    async def acall(self: _Cached, /, *args: Any, **kwargs: Any) -> Any:
-        return await plain_call(func, args, kwargs)
-
-    def call(self: _Cached, /, *args: Any, **kwargs: Any) -> Any:
-        return plain_call(func, args, kwargs)
-
+    # The core is the plain call's ``__call__`` (the decorated object is its ``owner``).
+    call = plain_call
     if spec.method and not isinstance(raw, (classmethod, staticmethod)):
         # Defined in a class body and called unbound: an outer @staticmethod, or an
         # outer @classmethod on Python 3.13+ (``m(Class, x)``): bind the class then.
         call = unbound_call
-    elif spec.is_async:
-        call = acall
 
     cls = type("CachedFunction", (_Cached,), {"__call__": call})
     cached: _Cached = cls()
     functools.update_wrapper(cached, func)  # type: ignore[arg-type]  # any object takes attributes
     cached._spec = spec
+    cached._loader = func
     is_descriptor = isinstance(raw, (classmethod, staticmethod))
     cached._binding = type(raw).__name__ if is_descriptor else "function"
     if spec.is_async:
