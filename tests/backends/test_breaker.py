@@ -42,6 +42,27 @@ class TestCircuitBreaker:
         assert sum("circuit breaker open" in m for m in messages) == 1
         assert sum("circuit breaker closed" in m for m in messages) == 1
 
+    def test_healthy_means_closed_without_a_failure_since_the_last_success(
+        self, clock: FakeClock
+    ) -> None:
+        """`healthy` (what lets the hit path skip allow and success) follows every change."""
+        breaker = CircuitBreaker("r", failure_threshold=2, reset_timeout=1.0, timer=clock)
+        seen = [breaker.healthy]
+        breaker.failure()  # closed, one failure counted
+        seen.append(breaker.healthy)
+        breaker.success()
+        seen.append(breaker.healthy)
+        breaker.failure()
+        breaker.failure()  # open
+        seen.append(breaker.healthy)
+        clock.advance(1.0)
+        assert breaker.allow()  # half-open
+        seen.append(breaker.healthy)
+        breaker.success()
+        seen.append(breaker.healthy)
+        assert seen == [True, False, True, False, False, True]
+        assert breaker.state == CLOSED
+
     def test_abandoned_probe_frees_the_slot(self, clock: FakeClock) -> None:
         """A probe cancelled mid-call leaves no verdict; the next caller may probe."""
         breaker = CircuitBreaker("r", failure_threshold=1, reset_timeout=1.0, timer=clock)

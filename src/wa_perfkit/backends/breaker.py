@@ -12,7 +12,9 @@ cache goes straight to the loader (or the L1 of a tiered backend). After
 ``reset_timeout`` one caller is let through as a probe (half-open); its
 success closes the breaker, its failure opens it again. A probe that ends
 neither way (the caller's task was cancelled mid-call) is `abandon`-ed, so the
-breaker never waits forever for a verdict. Every state change is logged once,
+breaker never waits forever for a verdict. `healthy` (closed, no failure since the
+last success) lets a caller skip `allow` and `success` on the common path: they
+have nothing to do then. Every state change is logged once,
 at WARNING when opening and INFO when closing, and counted (`opened_count`,
 `closed_count`) for stats.
 """
@@ -60,6 +62,9 @@ class CircuitBreaker:
         self._failed_at = float("-inf")
         self._probing = False
         self.state = CLOSED
+        #: Closed with no failure since the last success: `allow` would say yes and
+        #: `success` would change nothing, so callers may skip both.
+        self.healthy = True
         #: How many times the breaker opened (closed -> open, or half-open -> open).
         self.opened_count = 0
         #: How many times it closed again after being open.
@@ -93,6 +98,7 @@ class CircuitBreaker:
             self._probing = False
             if self.state != CLOSED:
                 self._change(CLOSED)
+            self.healthy = True
 
     def failure(self) -> None:
         """
@@ -100,6 +106,7 @@ class CircuitBreaker:
         """
         with self._lock:
             self._failures += 1
+            self.healthy = False
             self._failed_at = self._timer()
             self._probing = False
             if self.state == HALF_OPEN or (
@@ -128,6 +135,7 @@ class CircuitBreaker:
     def _change(self, state: str) -> None:
         # Caller holds the lock.
         previous, self.state = self.state, state
+        self.healthy = state == CLOSED and self._failures == 0
         if state == OPEN:
             self.opened_count += 1
             if previous == CLOSED:  # half-open -> open is the same outage: log it once

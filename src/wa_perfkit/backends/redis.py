@@ -235,40 +235,46 @@ class RedisBackend:
 
     # -- the one place driver errors are translated -------------------------------
 
-    def _guarded(self, operation: str, call: Callable[[], T]) -> T:
+    def _guarded(self, operation: str, call: Callable[..., T], *args: Any) -> T:
+        # ``call(*args)``, not a closure: a hit pays no lambda. A healthy breaker (the
+        # common case) needs neither ``allow`` nor ``success``.
         breaker = self.breaker
-        if not breaker.allow():
+        if not breaker.healthy and not breaker.allow():
             raise BackendUnavailable("RedisBackend", operation, "circuit breaker open")
         try:
-            result = call()
+            result = call(*args)
         except _DRIVER_ERRORS as exc:
             breaker.failure()
             raise BackendError("RedisBackend", operation, type(exc).__name__) from exc
         except BaseException:
             breaker.abandon()  # no verdict: never leave a half-open probe taken
             raise
-        breaker.success()
+        if not breaker.healthy:
+            breaker.success()
         return result
 
-    async def _aguarded(self, operation: str, call: Callable[[], Awaitable[T]]) -> T:
+    async def _aguarded(
+        self, operation: str, call: Callable[..., Awaitable[T]], *args: Any
+    ) -> T:
         breaker = self.breaker
-        if not breaker.allow():
+        if not breaker.healthy and not breaker.allow():
             raise BackendUnavailable("RedisBackend", operation, "circuit breaker open")
         try:
             if self._async_gate is not None:
-                result = await self._gated(call)
+                result = await self._gated(call, args)
             else:
-                result = await call()
+                result = await call(*args)
         except _DRIVER_ERRORS as exc:
             breaker.failure()
             raise BackendError("RedisBackend", operation, type(exc).__name__) from exc
         except BaseException:
             breaker.abandon()  # cancelled mid-call: free the half-open probe
             raise
-        breaker.success()
+        if not breaker.healthy:
+            breaker.success()
         return result
 
-    async def _gated(self, call: Callable[[], Awaitable[T]]) -> T:
+    async def _gated(self, call: Callable[..., Awaitable[T]], args: tuple[Any, ...]) -> T:
         gate = self._async_gate
         assert gate is not None
         if gate.locked():
@@ -278,7 +284,7 @@ class RedisBackend:
         try:
             if self._async_ready is not None:
                 await self._cluster_ready()
-            return await call()
+            return await call(*args)
         finally:
             gate.release()
 
@@ -302,7 +308,8 @@ class RedisBackend:
         """
         ``GET key``: the stored bytes, or `MISS` (also for a lease placeholder).
         """
-        value = self._guarded("get", lambda: self.client.get(key))
+        client = self._client if self._client is not None else self.client  # hot: no property
+        value = self._guarded("get", client.get, key)
         return MISS if value is None or value.startswith(LEASE_MARK) else value
 
     async def aget(self, key: str) -> Any:
@@ -310,7 +317,7 @@ class RedisBackend:
         Async twin of `get`.
         """
         client = self.async_client()
-        value = await self._aguarded("get", lambda: client.get(key))
+        value = await self._aguarded("get", client.get, key)
         return MISS if value is None or value.startswith(LEASE_MARK) else value
 
     def get_many(self, keys: Sequence[str]) -> list[Any]:
