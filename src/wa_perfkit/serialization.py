@@ -189,7 +189,6 @@ class JsonSerializer:
                 raise ConfigurationError(f"codec {codec.name!r} registered twice")
             self._by_type[codec.type] = codec
             self._by_name["c:" + codec.name] = codec
-        self._tagged_scan: _Scan = _scanner(json.JSONDecoder(object_hook=self._from_tagged))
 
     def dumps(self, value: Any) -> bytes:
         """
@@ -236,9 +235,9 @@ class JsonSerializer:
         prefix = data[:3]
         try:
             if prefix == _PREFIX_PLAIN:
-                return _parse(_PLAIN_SCAN, data)
+                return _parse_plain(data)
             if prefix == _PREFIX_TAGGED:
-                return _parse(self._tagged_scan, data, self._from_tagged)
+                return json.loads(data[3:], object_hook=self._from_tagged)
         except SerializationError:
             raise
         except Exception as exc:  # any decode failure is a miss, whatever raised it
@@ -306,30 +305,25 @@ class JsonSerializer:
         raise SerializationError("unknown-tag", f"unknown tag {tag!r}")
 
 
-# The C scanner behind json.loads, called directly on a hit: json.loads adds four Python
-# calls (encoding detection, decode, raw_decode, two whitespace regexes) per entry.
-_Scan = Callable[[str, int], tuple[Any, int]]
+# The C scanner behind json.loads (set by JSONDecoder.__init__, absent from the stubs),
+# called directly on a hit: json.loads adds four Python calls (encoding detection,
+# decode, raw_decode, two whitespace regexes) per entry.
+_scan: Callable[[str, int], tuple[Any, int]]
+_scan = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
-def _scanner(decoder: json.JSONDecoder) -> _Scan:
-    return decoder.scan_once  # type: ignore[attr-defined, no-any-return]  # set in __init__
-
-
-_PLAIN_SCAN = _scanner(json.JSONDecoder())
-
-
-def _parse(scan: _Scan, data: bytes, hook: Any = None) -> Any:
+def _parse_plain(data: bytes) -> Any:
     # The JSON after the 3-byte prefix, as a whole document. What the one scan does not
     # take whole (surrounding whitespace, extra data, a syntax error) is left to
     # json.loads, so every entry is accepted or refused exactly as json.loads does.
     try:
         text = data.decode("utf-8", "surrogatepass")  # as json.loads decodes UTF-8 bytes
-        value, end = scan(text, 3)
+        value, end = _scan(text, 3)
         if end == len(text):
             return value
     except (UnicodeDecodeError, StopIteration):
         pass
-    return json.loads(data[3:], object_hook=hook)
+    return json.loads(data[3:])
 
 
 def _encode_datetime(value: dt.datetime) -> Any:
