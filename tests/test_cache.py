@@ -5,7 +5,9 @@ Cache: the public API over each backend (memory and real Redis).
 from __future__ import annotations
 
 import asyncio
-from typing import ClassVar
+import threading
+import time
+from typing import Any, ClassVar
 
 import pytest
 import redis
@@ -100,6 +102,54 @@ class TestCache:
         for kwargs in ({"namespace": ""}, {"namespace": "a:b"}, {"version": "1:2"}):
             with pytest.raises(ConfigurationError):
                 Cache(MemoryBackend(), **kwargs)  # type: ignore[arg-type]
+
+
+class _SlowRemote(MemoryBackend):
+    """A byte backend that is not local (its reads are shared) and reads slowly."""
+
+    local = False
+
+    def __init__(self, fail: bool = False) -> None:
+        super().__init__(copy=True)
+        self.reads, self.fail = 0, fail
+
+    def get(self, key: str) -> Any:
+        self.reads += 1
+        time.sleep(0.2)  # long enough for every reader to arrive on a busy machine
+        if self.fail:
+            raise LookupError("driver bug")  # not a BackendError: reaches every reader
+        return super().get(key)
+
+
+class TestSharedReads:
+    @pytest.mark.parametrize("fail", [False, True], ids=["value", "error"])
+    def test_threads_reading_one_key_share_one_read(self, fail: bool) -> None:
+        """16 threads reading one key at once cause one backend read and share its outcome."""
+        backend = _SlowRemote()
+        cache = Cache(backend, namespace="shared")
+        cache.set("k", {"v": 1}, 60)
+        backend.fail = fail
+        barrier, outcomes = threading.Barrier(16), []
+
+        def reader() -> None:
+            barrier.wait()
+            try:
+                outcomes.append(cache.get("k"))
+            except LookupError as exc:
+                outcomes.append(exc)
+
+        threads = [threading.Thread(target=reader) for _ in range(16)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=10)
+        assert backend.reads == 1 and len(outcomes) == 16
+        if fail:
+            assert all(isinstance(o, LookupError) for o in outcomes)
+        else:
+            assert outcomes == [{"v": 1}] * 16
+        backend.fail = False
+        assert cache.get("k") == {"v": 1} and backend.reads == 2  # nothing kept in flight
 
 
 class TestNamespaces:

@@ -305,8 +305,9 @@ class Cache:
         return [self._decode(k, raw) for k, raw in zip(keys, raws, strict=True)]
 
     def _read_bytes(self, full_key: str) -> Any:
-        # Threads reading one key at once share one round trip, as asyncio tasks do.
-        return self._read_flight.run(full_key, lambda: self._read_bytes_once(full_key))
+        # Threads reading one key at once share one round trip, as asyncio tasks do
+        # (`join` rather than `run`, which calls it: one call less on every hit).
+        return self._read_flight.join(full_key, self._read_bytes_once, full_key)[0]
 
     def _read_bytes_once(self, full_key: str) -> Any:
         try:
@@ -330,7 +331,7 @@ class Cache:
             value = peek(full_key)
             if value is not MISS:
                 return value
-            return shared(full_key, lambda: read_once(full_key))
+            return shared(full_key, read_once, full_key)
 
         return read
 

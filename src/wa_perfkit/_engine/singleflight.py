@@ -28,23 +28,13 @@ T = TypeVar("T")
 
 
 class _Call(Generic[T]):
-    # A held Lock, not an Event: the leader's path (every shared read takes it)
-    # pays one lock allocation, not an Event's Condition; followers wait by
-    # acquiring it, then pass it on.
-    __slots__ = ("_done", "error", "result")
-
-    def __init__(self) -> None:
-        self._done = threading.Lock()
-        self._done.acquire()
-        self.result: T | None = None
-        self.error: BaseException | None = None
-
-    def wait(self) -> None:
-        self._done.acquire()
-        self._done.release()
-
-    def finish(self) -> None:
-        self._done.release()
+    # No __init__ and no lock until a follower comes: the leader's path (every shared
+    # read takes it) allocates this object alone. The first follower makes ``done``, a
+    # held Lock (cheaper than an Event's Condition); followers wait by acquiring it,
+    # then pass it on, and the leader releases it when it is done.
+    done: threading.Lock | None = None
+    result: T | None = None
+    error: BaseException | None = None
 
 
 class ThreadFlight:
@@ -56,16 +46,16 @@ class ThreadFlight:
         self._lock = threading.Lock()
         self._calls: dict[str, _Call[Any]] = {}
 
-    def run(self, key: str, work: Callable[[], T]) -> T:
+    def run(self, key: str, work: Callable[..., T], *args: Any) -> T:
         """
-        Run ``work`` unless a call for ``key`` is in flight; then share its outcome.
+        Run ``work(*args)`` unless a call for ``key`` is in flight; then share its outcome.
 
         Raises:
             BaseException: whatever ``work`` raised, in every caller that shared it.
         """
-        return self.join(key, work)[0]
+        return self.join(key, work, *args)[0]
 
-    def join(self, key: str, work: Callable[[], T]) -> tuple[T, bool]:
+    def join(self, key: str, work: Callable[..., T], *args: Any) -> tuple[T, bool]:
         """
         As `run`, and say whether this caller ran ``work`` (True) or shared it.
 
@@ -76,16 +66,20 @@ class ThreadFlight:
             call = self._calls.get(key)
             if call is None:
                 call = self._calls[key] = _Call()
-                shared = False
+                done = None
             else:
-                shared = True
-        if shared:
-            call.wait()
+                done = call.done
+                if done is None:  # the first follower: the leader releases it when done
+                    done = call.done = threading.Lock()
+                    done.acquire()
+        if done is not None:
+            done.acquire()
+            done.release()  # the next follower's turn
             if call.error is not None:
                 raise call.error
             return call.result, False  # type: ignore[return-value]
         try:
-            call.result = work()
+            call.result = work(*args)
         except BaseException as exc:
             call.error = exc
             raise
@@ -94,10 +88,14 @@ class ThreadFlight:
         return call.result, True
 
     def _done(self, key: str, call: _Call[Any]) -> None:
+        # Under the lock, no follower can still be joining: each one that found the
+        # call has made or taken ``done`` already, and later ones no longer find it.
         with self._lock:
             if self._calls.get(key) is call:  # not forgotten (and replaced) meanwhile
                 del self._calls[key]
-        call.finish()
+            done = call.done
+        if done is not None:
+            done.release()
 
     def in_flight(self, key: str) -> bool:
         """
