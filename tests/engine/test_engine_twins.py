@@ -35,7 +35,7 @@ UNASYNC = [
         "entry = self._read(key)",
     ),
     (r"\baresolve\b", "resolve"),
-    (r"\ba(invalidate_user|revoke|set|pop_tag|delete_many)\b", r"\1"),
+    (r"\ba(invalidate_user|revoke)\b", r"\1"),
     (r"\baload_through\b", "load_through"),
     (r"\b(_?)aread\b", r"\1read"),
     (r"\bado\b", "do"),

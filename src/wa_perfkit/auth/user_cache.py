@@ -72,7 +72,7 @@ from typing import Any, Generic, TypeVar, cast
 import jwt
 
 from wa_perfkit._engine.lock import LockedFlight
-from wa_perfkit._engine.steps import Call, Flow, Read, ReadMany, arun, run
+from wa_perfkit._engine.steps import BackendCall, Call, Flow, Read, ReadMany, arun, run
 from wa_perfkit._log import RateLimitedWarning, logger
 from wa_perfkit.auth.entries import PlainEntries, SignedEntries
 from wa_perfkit.auth.fingerprint import Fingerprinter
@@ -417,36 +417,27 @@ class CachedUser(Generic[U]):
                 served until they expire (``ttl`` at most). Retry, or make the
                 loader refuse the user and wait ``ttl``.
         """
-        key = self._generation_key(user_id)
-        generation = self._new_generation(self.cache.full_key(key))
-        bumped = self.cache.set(key, generation, self._generation_ttl())
-        tag = self.cache._tag_key(self._user_tag(user_id))
-        members: list[str] = []
-        try:
-            members = self._tag_index().pop_tag(tag)
-            removed = self.cache.backend.delete_many(members) if members else 0
-        except BackendError as exc:
-            raise _refused(exc.operation) from exc
-        finally:
-            # Reads and lookups of this user still running (of an entry just removed, or
-            # not stored yet) began before the new generation: later requests start their own.
-            self.cache._detach([*members, *self._running.keys(user_id)])
-        if not bumped:
-            raise _refused("set")
-        return int(removed)
+        return run(self._invalidate_user(user_id), self.cache)
 
     async def ainvalidate_user(self, user_id: str) -> int:
         """
         Async twin of `invalidate_user`.
         """
-        key = self._generation_key(user_id)
-        generation = self._new_generation(self.cache.full_key(key))
-        bumped = await self.cache.aset(key, generation, self._generation_ttl())
+        return await arun(self._invalidate_user(user_id), self.cache)
+
+    def _invalidate_user(self, user_id: str) -> Flow[int]:
+        # New generation first (a load racing with this drops its own entry), then the
+        # tagged entries; written once for both drivers.
+        key = self.cache.full_key(self._generation_key(user_id))
+        generation = self._new_generation(key)
+        bumped = yield from self.cache._write(key, generation, self._generation_ttl())
         tag = self.cache._tag_key(self._user_tag(user_id))
         members: list[str] = []
+        removed = 0
         try:
-            members = await self._tag_index().apop_tag(tag)
-            removed = await self.cache.backend.adelete_many(members) if members else 0
+            members = yield BackendCall(self._tag_index(), "pop_tag", (tag,))
+            if members:
+                removed = yield BackendCall(self.cache.backend, "delete_many", (members,))
         except BackendError as exc:
             raise _refused(exc.operation) from exc
         finally:
@@ -470,22 +461,21 @@ class CachedUser(Generic[U]):
         Returns:
             True if the revocation marker was stored (False: the backend failed).
         """
-        fp = self._fingerprint(token)
-        key = self._revoked_key(fp)
-        marker = self._marker(self.cache.full_key(key))
-        stored = self.cache.set(key, marker, self._revocation_ttl(token))
-        run(self.cache._discard(self._entries + fp), self.cache)
-        return stored
+        return run(self._revoke(token), self.cache)
 
     async def arevoke(self, token: str) -> bool:
         """
         Async twin of `revoke`.
         """
+        return await arun(self._revoke(token), self.cache)
+
+    def _revoke(self, token: str) -> Flow[bool]:
+        # The marker first, then the entry: a load racing with this reads the marker
+        # after its store and drops its own entry.
         fp = self._fingerprint(token)
-        key = self._revoked_key(fp)
-        marker = self._marker(self.cache.full_key(key))
-        stored = await self.cache.aset(key, marker, self._revocation_ttl(token))
-        await arun(self.cache._discard(self._entries + fp), self.cache)
+        key = self.cache.full_key(self._revoked_key(fp))
+        stored = yield from self.cache._write(key, self._marker(key), self._revocation_ttl(token))
+        yield from self.cache._discard(self._entries + fp)
         return stored
 
     def _generation_ttl(self) -> float:
