@@ -249,8 +249,8 @@ class Cache:
 
     def full_key(self, key: str) -> str:
         """
-        Return the backend key of ``key``: ``namespace:version:key`` (long keys, and keys
-        with a lone surrogate, digested).
+        Return the backend key of ``key``: ``namespace:version:key``; a long key, a key
+        with a lone surrogate or one starting with ``#`` is digested (``#`` + 32 hex).
         """
         if len(key) > MAX_PLAIN_LENGTH * 2 or not _plain(key):
             key = "#" + digest(key)
