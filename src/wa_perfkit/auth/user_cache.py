@@ -66,14 +66,13 @@ import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from functools import partial
-from logging import DEBUG
 from typing import Any, Generic, TypeVar, cast
 
 import jwt
 
 from wa_perfkit._engine.lock import LockedFlight
 from wa_perfkit._engine.steps import BackendCall, Call, Flow, Read, ReadMany, arun, run
-from wa_perfkit._log import RateLimitedWarning, logger
+from wa_perfkit._log import RateLimitedWarning
 from wa_perfkit.auth.entries import PlainEntries, SignedEntries
 from wa_perfkit.auth.fingerprint import Fingerprinter
 from wa_perfkit.auth.roles import RolesOf, check_roles, default_roles
@@ -88,7 +87,7 @@ from wa_perfkit.errors import (
     UserLoaderError,
 )
 from wa_perfkit.metrics import StatsSnapshot
-from wa_perfkit.observe import Outcome, current_trace, note
+from wa_perfkit.observe import Outcome, note, observing
 from wa_perfkit.policy import MAX_SECONDS, Duration, ttl_seconds
 from wa_perfkit.secret import Secret
 
@@ -242,7 +241,7 @@ class CachedUser(Generic[U]):
         user = self._policy.from_store(key, entry, self._clock())
         if user is not MISS:
             self._stats.count_hit()
-            if current_trace() is not None or logger.isEnabledFor(DEBUG):
+            if observing():
                 note(self._stats.name, Outcome.HIT, key)
         return user
 

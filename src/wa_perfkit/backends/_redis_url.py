@@ -10,13 +10,13 @@ first cache call of the first request, in production. Checked here, it is a
 
 from __future__ import annotations
 
-import math
 from typing import Any
 from urllib.parse import urlsplit
 
 from redis.connection import ConnectionPool
 
 from wa_perfkit.errors import ConfigurationError
+from wa_perfkit.policy import ttl_seconds
 from wa_perfkit.secret import redact_url
 
 __all__ = ["check_options", "check_url"]
@@ -60,12 +60,9 @@ def check_options(**options: Any) -> None:
 
 
 def _check_seconds(value: Any, name: str) -> None:
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigurationError(f"{name} must be seconds, not {value!r}")
-    if not (math.isfinite(value) and value > 0):
-        raise ConfigurationError(f"{name} must be a positive finite number, not {value!r}")
+    # None means "no timeout" to redis-py; anything else follows the library's TTL rule.
+    if value is not None:
+        ttl_seconds(value, name)
 
 
 def _reason(exc: Exception) -> str:
