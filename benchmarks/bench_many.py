@@ -147,6 +147,33 @@ def invalidation(url: str, trials: int = 200) -> tuple[float, float]:
     return pct(latencies, 0.5), pct(latencies, 0.99)
 
 
+def invalidation_cost(url: str, trials: int = 300) -> dict[str, tuple[float, float]]:
+    """
+    p50 and p99 seconds of ``Cache.delete`` by who else listens to the namespace.
+
+    The delete returns once every subscribed tiered instance confirmed it.
+    """
+    results: dict[str, tuple[float, float]] = {}
+    ns = "benchdel" + uuid.uuid4().hex[:8]
+    plain = Cache(RedisBackend(url), namespace=ns)
+    tiered = [TieredBackend(MemoryBackend(), RedisBackend(url)) for _ in range(3)]
+    for listeners in range(len(tiered) + 1):
+        for backend in tiered[:listeners]:
+            Cache(backend, namespace=ns)  # subscribes the instance to the namespace
+            backend.wait_ready()
+        latencies = []
+        for i in range(trials):
+            plain.set("k", i, 60)
+            started = time.perf_counter()
+            plain.delete("k")
+            latencies.append(time.perf_counter() - started)
+        results[f"{listeners} tiered instance(s)"] = pct(latencies, 0.5), pct(latencies, 0.99)
+    plain.close()
+    for backend in tiered:
+        backend.close()
+    return results
+
+
 def main() -> None:
     url = sys.argv[1] if len(sys.argv) > 1 else "redis://127.0.0.1:6379/0"
     started = time.monotonic()
@@ -159,6 +186,9 @@ def main() -> None:
     p50, p99 = invalidation(url)
     print(f"cross-instance invalidation: p50 {p50 * 1000:.2f} ms, p99 {p99 * 1000:.2f} ms "
           "(target p99 <= 100 ms)")
+    for listeners, (p50, p99) in invalidation_cost(url).items():
+        print(f"a plain-Redis worker's Cache.delete, {listeners} listening: "
+              f"p50 {p50 * 1000:.2f} ms, p99 {p99 * 1000:.2f} ms")
     for case, seconds in down_costs().items():
         print(f"redis {case:12s} added p99 per call: {seconds * 1000:8.3f} ms")
     print(f"(total {time.monotonic() - started:.1f} s)")

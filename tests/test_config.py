@@ -173,6 +173,8 @@ class TestFromUrl:
             {"connect_timeout": "1"},
             {"pool_timeout": 0},
             {"max_connections": 0},
+            {"confirm_timeout": 0},
+            {"confirm_timeout": float("inf")},
         ],
     )
     def test_bad_redis_options_fail_when_built(self, options: dict[str, Any]) -> None:

@@ -5,19 +5,22 @@ L1: tests/many/test_tiered_processes.py).
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 
 import pytest
 import redis
 
+from tests.cluster_services import Cluster
 from tests.services import RedisServer, eventually
 from wa_perfkit.backends.base import MISS, Backend, PrefixClearable, TagIndex
 from wa_perfkit.backends.memory import MemoryBackend
 from wa_perfkit.backends.redis import RedisBackend
 from wa_perfkit.backends.tiered import TieredBackend
 from wa_perfkit.cache import Cache
-from wa_perfkit.errors import ConfigurationError
+from wa_perfkit.errors import BackendError, ConfigurationError
 from wa_perfkit.serialization import JsonSerializer
 
 
@@ -48,6 +51,7 @@ class TestTieredBackend:
             {"ping_interval": 0},
             {"dead_after": -1},
             {"ping_interval": 2.0, "dead_after": 1.0},
+            {"confirm_timeout": -1},
         ],
     )
     def test_unusable_timings_fail_at_construction(
@@ -158,5 +162,152 @@ class TestTieredBackend:
             assert eventually(lambda: b.get("k") == "newer", 1.0, 0.001)
         finally:
             admin.close()
+            a.close()
+            b.close()
+
+
+def _in_l1(cache: Cache, key: str) -> bool:
+    backend = cache.backend
+    assert isinstance(backend, TieredBackend)
+    return backend.l1.get(cache.full_key(key)) is not MISS
+
+
+def _held_by(reader: Cache, writer: Cache, key: str) -> None:
+    """Put ``key`` in ``reader``'s L1 (after ``writer``'s own message reached it)."""
+    writer.set(key, "old", 30, tags=["t"])
+    assert eventually(lambda: reader.get(key) == "old" and _in_l1(reader, key), 2.0, 0.001)
+
+
+_INVALIDATIONS: dict[str, Callable[[Cache], object]] = {
+    "delete": lambda cache: cache.delete("k"),
+    "delete_many": lambda cache: cache.delete_many(["k"]),
+    "invalidate_tags": lambda cache: cache.invalidate_tags("t"),
+    "clear": lambda cache: cache.clear(),
+}
+
+_AINVALIDATIONS: dict[str, Callable[[Cache], Awaitable[object]]] = {
+    "delete": lambda cache: cache.adelete("k"),
+    "delete_many": lambda cache: cache.adelete_many(["k"]),
+    "invalidate_tags": lambda cache: cache.ainvalidate_tags("t"),
+    "clear": lambda cache: cache.aclear(),
+}
+
+
+class TestConfirmedInvalidation:
+    """
+    An invalidation returns only once every other instance has dropped its L1 copy.
+
+    B's listener is held (its bus lock taken) while A invalidates, so without the
+    confirmation A returns while B still holds the old value: what A's caller sees
+    right after returning is recorded, then B is let go.
+    """
+
+    @staticmethod
+    def _invalidate_while_b_is_held(
+        b: Cache, invalidate: Callable[[], object]
+    ) -> tuple[list[bool], threading.Thread]:
+        backend = b.backend
+        assert isinstance(backend, TieredBackend)
+        seen: list[bool] = []
+
+        def caller() -> None:
+            invalidate()
+            seen.append(_in_l1(b, "k"))
+
+        received = backend.bus.received
+        with backend.bus.lock:
+            thread = threading.Thread(target=caller)
+            thread.start()
+            assert eventually(lambda: backend.bus.received > received, 5.0, 0.001)
+        thread.join(10)
+        return seen, thread
+
+    @pytest.mark.parametrize("how", sorted(_INVALIDATIONS))
+    def test_from_another_tiered_instance(self, pair: tuple[Cache, Cache], how: str) -> None:
+        a, b = pair
+        _held_by(b, a, "k")
+        seen, thread = self._invalidate_while_b_is_held(b, lambda: _INVALIDATIONS[how](a))
+        assert not thread.is_alive()
+        assert seen == [False], "A returned while B's L1 still held the old value"
+
+    @pytest.mark.parametrize("how", sorted(_AINVALIDATIONS))
+    def test_async_from_another_tiered_instance(
+        self, pair: tuple[Cache, Cache], how: str
+    ) -> None:
+        a, b = pair
+        _held_by(b, a, "k")
+
+        async def invalidate() -> None:
+            await _AINVALIDATIONS[how](a)
+            await a.aclose()
+
+        seen, thread = self._invalidate_while_b_is_held(b, lambda: asyncio.run(invalidate()))
+        assert not thread.is_alive()
+        assert seen == [False], "A returned while B's L1 still held the old value"
+
+    @pytest.mark.parametrize("how", sorted(_INVALIDATIONS))
+    def test_from_a_worker_on_plain_redis(
+        self, pair: tuple[Cache, Cache], redis_url: str, namespace: str, how: str
+    ) -> None:
+        _, b = pair
+        worker = Cache(RedisBackend(redis_url), namespace=namespace)
+        try:
+            _held_by(b, worker, "k")
+            seen, thread = self._invalidate_while_b_is_held(b, lambda: _INVALIDATIONS[how](worker))
+            assert not thread.is_alive()
+            assert seen == [False], "the worker returned while B's L1 still held the old value"
+        finally:
+            worker.close()
+
+    @pytest.mark.parametrize("how", sorted(_AINVALIDATIONS))
+    def test_async_from_a_worker_on_plain_redis(
+        self, pair: tuple[Cache, Cache], redis_url: str, namespace: str, how: str
+    ) -> None:
+        _, b = pair
+        worker = Cache(RedisBackend(redis_url), namespace=namespace)
+
+        async def invalidate() -> None:
+            await _AINVALIDATIONS[how](worker)
+            await worker.aclose()
+
+        try:
+            _held_by(b, worker, "k")
+            seen, thread = self._invalidate_while_b_is_held(b, lambda: asyncio.run(invalidate()))
+            assert not thread.is_alive()
+            assert seen == [False], "the worker returned while B's L1 still held the old value"
+        finally:
+            worker.close()
+
+    def test_an_instance_that_never_confirms_makes_the_invalidation_fail(
+        self, redis_url: str, namespace: str
+    ) -> None:
+        """Past ``confirm_timeout`` the invalidation raises; Redis no longer holds the key."""
+        a_backend = _tiered(redis_url, confirm_timeout=0.2)
+        b_backend = _tiered(redis_url)
+        a, b = Cache(a_backend, namespace=namespace), Cache(b_backend, namespace=namespace)
+        try:
+            _held_by(b, a, "k")
+            with b_backend.bus.lock, pytest.raises(BackendError, match="1 of 2"):
+                a.invalidate_tags("t")
+            assert a_backend.l2.get(a.full_key("k")) is MISS
+        finally:
+            a.close()
+            b.close()
+
+    @pytest.mark.parametrize("how", ["delete", "clear"])
+    def test_on_a_cluster(self, cluster: Cluster, namespace: str, how: str) -> None:
+        """A cluster's PUBLISH counts one node's subscribers: every node's are waited for."""
+        backends = [
+            TieredBackend(MemoryBackend(), RedisBackend(cluster.url, cluster=True))
+            for _ in range(2)
+        ]
+        a, b = (Cache(backend, namespace=namespace) for backend in backends)
+        try:
+            assert all(backend.wait_ready() for backend in backends)
+            _held_by(b, a, "k")
+            seen, thread = self._invalidate_while_b_is_held(b, lambda: _INVALIDATIONS[how](a))
+            assert not thread.is_alive()
+            assert seen == [False], "A returned while B's L1 still held the old value"
+        finally:
             a.close()
             b.close()

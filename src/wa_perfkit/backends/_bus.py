@@ -18,9 +18,14 @@ Messages are small JSON objects that carry keys, never values:
 ```text
 {"s": "<sender id>", "k": ["inbox:1:conv:c1", ...]}   drop these keys
 {"s": "<sender id>", "p": "inbox:1:"}                  drop this prefix (Cache.clear)
+{..., "a": "wa_perfkit:inv:ack:<id>"}                  ...then confirm on that list
 ```
 
-A backend ignores its own messages: it already changed its own L1. A plain
+A backend ignores its own messages: it already changed its own L1. A message of
+an invalidation (a delete, a tag invalidation, a clear) names a reply list;
+every bus that received it, its sender's included, pushes one item there once
+the message is applied, and the sender waits for as many items as subscribers
+received the message (see `wa_perfkit.backends._acks`). A plain
 `RedisBackend` publishes the same messages when it writes or deletes (under
 its own sender id), so what a worker on plain Redis invalidates also leaves
 the L1 of every tiered instance.
@@ -75,15 +80,21 @@ def by_channel(prefix: str, keys: Sequence[str]) -> dict[str, list[str]]:
     return groups
 
 
-def encode_message(sender: str, keys: Sequence[str] = (), prefix: str | None = None) -> bytes:
+def encode_message(
+    sender: str, keys: Sequence[str] = (), prefix: str | None = None, reply: str | None = None
+) -> bytes:
     """
     Encode an invalidation message: drop ``keys``, or every key under ``prefix``.
+
+    With ``reply``, every receiver confirms on that list once it has applied it.
     """
     body: dict[str, Any] = {"s": sender}
     if prefix is not None:
         body["p"] = prefix
     else:
         body["k"] = list(keys)
+    if reply is not None:
+        body["a"] = reply
     return json.dumps(body, separators=(",", ":")).encode()
 
 
@@ -95,6 +106,8 @@ class InvalidationBus:
         connect: returns a fresh redis-py ``PubSub`` (called on every (re)connect).
         drop_keys: removes keys from the L1.
         drop_prefix: removes every L1 key starting with a prefix (``""`` = all).
+        confirm: pushes one item to a reply list (the message's ``"a"``), over a
+            connection that is not the subscribed one.
         prefix: channel prefix.
         ping_interval: seconds between liveness pings while idle.
         dead_after: seconds without any reply after which the connection is dead.
@@ -105,6 +118,7 @@ class InvalidationBus:
         connect: Callable[[], Any],
         drop_keys: Callable[[Sequence[str]], object],
         drop_prefix: Callable[[str], object],
+        confirm: Callable[[str], object],
         *,
         prefix: str = "wa_perfkit:inv:",
         ping_interval: float = 0.5,
@@ -117,6 +131,7 @@ class InvalidationBus:
         self._connect = connect
         self._drop_keys = drop_keys
         self._drop_prefix = drop_prefix
+        self._confirm = confirm
         self.lock = threading.Lock()
         self._wanted: set[str] = {prefix}
         self._confirmed: frozenset[str] = frozenset()
@@ -209,11 +224,13 @@ class InvalidationBus:
         self._flushed_at = self._seq
         self._book.clear()
 
-    def message(self, keys: Sequence[str] = (), prefix: str | None = None) -> bytes:
+    def message(
+        self, keys: Sequence[str] = (), prefix: str | None = None, reply: str | None = None
+    ) -> bytes:
         """
         Encode an invalidation message from this instance.
         """
-        return encode_message(self.sender, keys, prefix)
+        return encode_message(self.sender, keys, prefix, reply)
 
     # -- the listener -----------------------------------------------------------
 
@@ -287,20 +304,26 @@ class InvalidationBus:
     def _apply(self, data: bytes) -> None:
         try:
             body = json.loads(data)
-            if body["s"] == self.sender:
-                return
-            keys, prefix = body.get("k"), body.get("p")
+            own = body["s"] == self.sender
+            keys, prefix, reply = body.get("k"), body.get("p"), body.get("a")
         except (ValueError, KeyError, TypeError):
             logger.debug("wa_perfkit: ignored a foreign invalidation message")
             return
-        self.received += 1
-        with self.lock:
-            if isinstance(prefix, str):
-                self.void_all()
-                self._drop_prefix(prefix)
-            elif isinstance(keys, list):
-                self.touch(keys)
-                self._drop_keys(keys)
+        if not own:
+            self.received += 1
+            with self.lock:
+                if isinstance(prefix, str):
+                    self.void_all()
+                    self._drop_prefix(prefix)
+                elif isinstance(keys, list):
+                    self.touch(keys)
+                    self._drop_keys(keys)
+        if isinstance(reply, str):
+            # The sender counted every subscriber, itself included: all confirm.
+            try:
+                self._confirm(reply)
+            except Exception as exc:  # the sender times out and says so
+                logger.debug("wa_perfkit: invalidation not confirmed: %s", exc)
 
     def _lost(self, reason: str | None) -> None:
         was_ready = self._ready.is_set()

@@ -152,21 +152,24 @@ def _our_keys(members: Sequence[bytes]) -> list[str]:
 Notes = Sequence[tuple[str, bytes]]
 
 
-def _noted(client: Any, build: Callable[[Any], object], notes: Notes) -> list[Any]:
-    # The commands ``build`` queues, then a PUBLISH per note, in one round trip.
+def _noted(
+    client: Any, build: Callable[[Any], object], notes: Notes
+) -> tuple[list[Any], int]:
+    # The commands ``build`` queues, then a PUBLISH per note, in one round trip: what
+    # the commands returned, and how many subscribers received the notes.
     pipe, alone = _noting_pipeline(client, build, notes)
     results = pipe.execute()
-    for channel, message in alone:
-        client.publish(channel, message)
-    return _built_results(results, notes, alone)
+    received = sum([int(client.publish(channel, message)) for channel, message in alone])
+    return _built_results(results, notes, alone, received)
 
 
-async def _anoted(client: Any, build: Callable[[Any], object], notes: Notes) -> list[Any]:
+async def _anoted(
+    client: Any, build: Callable[[Any], object], notes: Notes
+) -> tuple[list[Any], int]:
     pipe, alone = _noting_pipeline(client, build, notes)
     results = await pipe.execute()
-    for channel, message in alone:
-        await client.publish(channel, message)
-    return _built_results(results, notes, alone)
+    received = sum([int(await client.publish(channel, message)) for channel, message in alone])
+    return _built_results(results, notes, alone, received)
 
 
 def _noting_pipeline(
@@ -183,21 +186,33 @@ def _noting_pipeline(
     return pipe, ()
 
 
-def _built_results(results: Sequence[Any], notes: Notes, alone: Notes) -> list[Any]:
-    # What ``build``'s commands returned, without the PUBLISH replies.
-    return list(results) if alone else list(results[: len(results) - len(notes)])
+def _built_results(
+    results: Sequence[Any], notes: Notes, alone: Notes, received: int
+) -> tuple[list[Any], int]:
+    # What ``build``'s commands returned, and the receivers the PUBLISH replies counted.
+    if alone or not notes:
+        return list(results), received
+    built = len(results) - len(notes)
+    return list(results[:built]), received + sum(int(n) for n in results[built:])
 
 
 def _deletes(keys: Sequence[str | bytes]) -> Callable[[Any], object]:
     return lambda pipe: [pipe.delete(key) for key in keys]
 
 
-def _delete_each(client: Any, keys: Sequence[str | bytes], notes: Notes = ()) -> int:
-    return sum(_noted(client, _deletes(keys), notes))
+def _delete_each(
+    client: Any, keys: Sequence[str | bytes], notes: Notes = ()
+) -> tuple[int, int]:
+    # How many keys existed, and how many subscribers received the notes.
+    deleted, received = _noted(client, _deletes(keys), notes)
+    return sum(deleted), received
 
 
-async def _adelete_each(client: Any, keys: Sequence[str | bytes], notes: Notes = ()) -> int:
-    return sum(await _anoted(client, _deletes(keys), notes))
+async def _adelete_each(
+    client: Any, keys: Sequence[str | bytes], notes: Notes = ()
+) -> tuple[int, int]:
+    deleted, received = await _anoted(client, _deletes(keys), notes)
+    return sum(deleted), received
 
 
 # Delete one key; count it only if it held an entry: a string that is not a lease
@@ -216,30 +231,33 @@ def _clears(keys: Sequence[str | bytes]) -> Callable[[Any], object]:
     return lambda pipe: [pipe.eval(_CLEAR_SCRIPT, 1, key, LEASE_MARK) for key in keys]
 
 
-def _clear_each(client: Any, keys: Sequence[str | bytes], notes: Notes = ()) -> int:
+def _clear_each(
+    client: Any, keys: Sequence[str | bytes], notes: Notes = ()
+) -> tuple[int, int]:
     """
-    Delete ``keys``; return how many held entries (what memory counts).
+    Delete ``keys``: how many held entries (what memory counts), and how many
+    subscribers received the notes.
 
     One round trip on a server; a cluster pipeline cannot carry scripts, so there
     each key is its own call (clearing a namespace is rare; reads never come here).
     """
     if not _is_cluster(client):
-        return sum(_noted(client, _clears(keys), notes))
-    cleared = sum(client.eval(_CLEAR_SCRIPT, 1, key, LEASE_MARK) for key in keys)
-    for channel, message in notes:
-        client.publish(channel, message)
-    return int(cleared)
+        cleared, received = _noted(client, _clears(keys), notes)
+        return sum(cleared), received
+    count = sum(int(client.eval(_CLEAR_SCRIPT, 1, key, LEASE_MARK)) for key in keys)
+    return count, sum([int(client.publish(channel, message)) for channel, message in notes])
 
 
-async def _aclear_each(client: Any, keys: Sequence[str | bytes], notes: Notes = ()) -> int:
+async def _aclear_each(
+    client: Any, keys: Sequence[str | bytes], notes: Notes = ()
+) -> tuple[int, int]:
     if not _is_cluster(client):
-        return sum(await _anoted(client, _clears(keys), notes))
-    cleared = 0
+        cleared, received = await _anoted(client, _clears(keys), notes)
+        return sum(cleared), received
+    count = 0
     for key in keys:
-        cleared += await client.eval(_CLEAR_SCRIPT, 1, key, LEASE_MARK)
-    for channel, message in notes:
-        await client.publish(channel, message)
-    return cleared
+        count += int(await client.eval(_CLEAR_SCRIPT, 1, key, LEASE_MARK))
+    return count, sum([int(await client.publish(channel, message)) for channel, message in notes])
 
 
 def _glob_escape(text: str) -> str:

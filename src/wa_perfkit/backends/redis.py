@@ -53,6 +53,7 @@ import redis.asyncio as aioredis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from wa_perfkit.backends._acks import acollect, asubscribers, collect, reply_key, subscribers
 from wa_perfkit.backends._bus import by_channel, channel_of, encode_message
 from wa_perfkit.backends._redis_ops import (
     _LEASE_SCRIPT,
@@ -84,6 +85,7 @@ from wa_perfkit.backends._redis_url import check_options, check_url
 from wa_perfkit.backends.base import MISS
 from wa_perfkit.backends.breaker import CircuitBreaker
 from wa_perfkit.errors import BackendError, BackendUnavailable, ConfigurationError
+from wa_perfkit.policy import ttl_seconds
 from wa_perfkit.secret import redact_url
 
 __all__ = ["RedisBackend"]
@@ -118,11 +120,16 @@ class RedisBackend:
             `TieredBackend` on this Redis drops its L1 copy. A `TieredBackend`
             turns this off on its own L2: it announces itself.
         channel_prefix: the invalidation channels' prefix (as the tiered backends').
+        confirm_timeout: how long an announced invalidation (``delete``,
+            ``delete_many``, ``clear_prefix``) waits for every subscribed
+            `TieredBackend` to confirm it dropped its L1 copies; past it the
+            call raises `BackendError`. No subscriber, no wait.
 
     Raises:
         ConfigurationError: neither ``url`` nor ``client`` was given; the URL has
             a bad port or a bad or unknown option; a timeout is not a positive
-            finite number; ``max_connections`` or ``max_value_bytes`` is not positive.
+            finite number (``confirm_timeout`` included); ``max_connections`` or
+            ``max_value_bytes`` is not positive.
     """
 
     stores_objects = False
@@ -143,6 +150,7 @@ class RedisBackend:
         max_value_bytes: int = 4 * 1024 * 1024,
         announce: bool = True,
         channel_prefix: str = "wa_perfkit:inv:",
+        confirm_timeout: float = 2.0,
     ) -> None:
         if url is None and client is None and async_client is None:
             raise ConfigurationError("RedisBackend needs url= or client=")
@@ -177,6 +185,7 @@ class RedisBackend:
         self.max_value_bytes = int(max_value_bytes)
         self.announce = announce
         self.channel_prefix = channel_prefix
+        self.confirm_timeout = ttl_seconds(confirm_timeout, "confirm_timeout")
         self._sender = uuid.uuid4().hex
         self._scripts: dict[str, Any] = {}
         self._async_ready: asyncio.Task[Any] | None = None
@@ -364,15 +373,90 @@ class RedisBackend:
         else:
             await self._aguarded("set", lambda: client.set(key, value, px=_ms(ttl)))
 
-    def _notes(self, keys: Sequence[str] = (), prefix: str | None = None) -> list[Any]:
+    def _notes(
+        self, keys: Sequence[str] = (), prefix: str | None = None, reply: str | None = None
+    ) -> list[Any]:
         # The messages a tiered backend's bus applies: drop these keys (or this prefix).
         if not self.announce:
             return []
+        sender = self._sender
         if prefix is not None:
             channel = channel_of(self.channel_prefix, prefix)
-            return [(channel, encode_message(self._sender, prefix=prefix))]
+            return [(channel, encode_message(sender, prefix=prefix, reply=reply))]
         groups = by_channel(self.channel_prefix, keys)
-        return [(channel, encode_message(self._sender, group)) for channel, group in groups.items()]
+        return [
+            (channel, encode_message(sender, group, reply=reply))
+            for channel, group in groups.items()
+        ]
+
+    def _invalidation(
+        self, keys: Sequence[str] = (), prefix: str | None = None
+    ) -> tuple[list[Any], str | None]:
+        # An invalidation's notes carry a reply list, on which every receiver confirms.
+        if not self.announce:
+            return [], None
+        reply = reply_key(self.channel_prefix)
+        return self._notes(keys, prefix, reply), reply
+
+    # -- confirmed invalidations ----------------------------------------------------
+
+    def _confirmed(
+        self,
+        operation: str,
+        channels: Sequence[str],
+        reply: str | None,
+        send: Callable[[], tuple[T, int]],
+    ) -> T:
+        # ``send`` runs a command and publishes; then wait for every receiver's confirmation.
+        # A cluster's PUBLISH counts one node's subscribers: count them all first.
+        expected = None
+        if reply is not None and channels and self.cluster:
+            expected = self._guarded(operation, subscribers, self.client, channels)
+        result, received = self._guarded(operation, send)
+        if reply is not None:
+            expected = received if expected is None else expected
+            if expected:
+                timeout, read_timeout = self.confirm_timeout, self._read_timeout()
+                got = self._guarded(
+                    "confirm", collect, self.client, reply, expected, timeout, read_timeout
+                )
+                self._check_confirmed(got, expected)
+        return result
+
+    async def _aconfirmed(
+        self,
+        operation: str,
+        channels: Sequence[str],
+        reply: str | None,
+        send: Callable[[], Awaitable[tuple[T, int]]],
+    ) -> T:
+        client = self.async_client()
+        expected = None
+        if reply is not None and channels and self.cluster:
+            expected = await self._aguarded(operation, asubscribers, client, channels)
+        result, received = await self._aguarded(operation, send)
+        if reply is not None:
+            expected = received if expected is None else expected
+            if expected:
+                timeout, read_timeout = self.confirm_timeout, self._read_timeout()
+                got = await self._aguarded(
+                    "confirm", acollect, client, reply, expected, timeout, read_timeout
+                )
+                self._check_confirmed(got, expected)
+        return result
+
+    def _read_timeout(self) -> float:
+        return self.socket_timeout if self.socket_timeout else float("inf")
+
+    def _check_confirmed(self, got: int, expected: int) -> None:
+        if got < expected:
+            raise BackendError(
+                "RedisBackend",
+                "confirm",
+                f"{got} of {expected} subscribers confirmed the invalidation within "
+                f"{self.confirm_timeout} s; Redis no longer holds the keys, but the L1 of "
+                "a TieredBackend that did not confirm may hold them until its l1_ttl",
+            )
 
     def _skip_if_suspect(self, operation: str) -> None:
         # A cache write is optional. While the breaker counts failures towards open, a
@@ -413,8 +497,10 @@ class RedisBackend:
         """
         if not keys:
             return 0
-        notes = self._notes(keys)
-        return int(self._guarded("delete_many", lambda: _delete_each(self.client, keys, notes)))
+        notes, reply = self._invalidation(keys)
+        channels = [channel for channel, _ in notes]
+        send = lambda: _delete_each(self.client, keys, notes)  # noqa: E731
+        return self._confirmed("delete_many", channels, reply, send)
 
     async def adelete_many(self, keys: Sequence[str]) -> int:
         """
@@ -423,10 +509,10 @@ class RedisBackend:
         if not keys:
             return 0
         client = self.async_client()
-        notes = self._notes(keys)
-        return int(
-            await self._aguarded("delete_many", lambda: _adelete_each(client, keys, notes))
-        )
+        notes, reply = self._invalidation(keys)
+        channels = [channel for channel, _ in notes]
+        send = lambda: _adelete_each(client, keys, notes)  # noqa: E731
+        return await self._aconfirmed("delete_many", channels, reply, send)
 
     def clear_prefix(self, prefix: str) -> int:
         """
@@ -437,14 +523,14 @@ class RedisBackend:
             too, uncounted, as on every backend).
         """
         pattern = _glob_escape(prefix) + "*"
-        notes = self._notes(prefix=prefix)
+        notes, reply = self._invalidation(prefix=prefix)
 
-        def run() -> int:
+        def run() -> tuple[int, int]:
             # Raw bytes: a key someone else wrote need not be UTF-8, and must go too.
             keys = list(self.client.scan_iter(match=pattern, count=1000))
             return _clear_each(self.client, keys, notes)
 
-        return self._guarded("clear_prefix", run)
+        return self._confirmed("clear_prefix", [c for c, _ in notes], reply, run)
 
     async def aclear_prefix(self, prefix: str) -> int:
         """
@@ -452,13 +538,13 @@ class RedisBackend:
         """
         client = self.async_client()
         pattern = _glob_escape(prefix) + "*"
-        notes = self._notes(prefix=prefix)
+        notes, reply = self._invalidation(prefix=prefix)
 
-        async def run() -> int:
+        async def run() -> tuple[int, int]:
             keys = [k async for k in client.scan_iter(match=pattern, count=1000)]
             return await _aclear_each(client, keys, notes)
 
-        return await self._aguarded("clear_prefix", run)
+        return await self._aconfirmed("clear_prefix", [c for c, _ in notes], reply, run)
 
     def tag_keys(self, tag: str, keys: Sequence[str], ttl: float) -> None:
         """
@@ -593,18 +679,31 @@ class RedisBackend:
         client = self.async_client()
         return _with_ttl(await self._aguarded("get_with_ttl", lambda: _aget_pttl(client, key)))
 
-    def publish(self, channel: str, message: bytes) -> int:
+    def publish(self, channel: str, message: bytes, *, reply: str | None = None) -> int:
         """
         ``PUBLISH channel message``: how many subscribers received it.
-        """
-        return int(self._guarded("publish", lambda: self.client.publish(channel, message)))
 
-    async def apublish(self, channel: str, message: bytes) -> int:
+        With ``reply`` (the list the message names), wait until every receiver
+        confirmed on it, or raise `BackendError` after ``confirm_timeout``.
+        """
+
+        def send() -> tuple[int, int]:
+            received = int(self.client.publish(channel, message))
+            return received, received
+
+        return self._confirmed("publish", [channel], reply, send)
+
+    async def apublish(self, channel: str, message: bytes, *, reply: str | None = None) -> int:
         """
         Async twin of `publish`.
         """
         client = self.async_client()
-        return int(await self._aguarded("publish", lambda: client.publish(channel, message)))
+
+        async def send() -> tuple[int, int]:
+            received = int(await client.publish(channel, message))
+            return received, received
+
+        return await self._aconfirmed("publish", [channel], reply, send)
 
     def delete_if_equals(self, key: str, token: bytes) -> bool:
         """
@@ -660,7 +759,7 @@ def _store_noted(client: Any, key: str, token: Any, value: Any, ttl: float, note
     script = _STORE_LEASED_SCRIPT
     if not _is_cluster(client):
         build = lambda pipe: pipe.eval(script, 1, key, token, value, _ms(ttl))  # noqa: E731
-        return _noted(client, build, notes)[0]
+        return _noted(client, build, notes)[0][0]
     stored = client.eval(script, 1, key, token, value, _ms(ttl))
     if stored:
         for channel, message in notes:
@@ -674,7 +773,7 @@ async def _astore_noted(
     script = _STORE_LEASED_SCRIPT
     if not _is_cluster(client):
         build = lambda pipe: pipe.eval(script, 1, key, token, value, _ms(ttl))  # noqa: E731
-        return (await _anoted(client, build, notes))[0]
+        return (await _anoted(client, build, notes))[0][0]
     stored = await client.eval(script, 1, key, token, value, _ms(ttl))
     if stored:
         for channel, message in notes:

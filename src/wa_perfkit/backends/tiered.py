@@ -17,9 +17,12 @@ get(key)                                   set(key, value, ttl)
 
 delete / delete_many / clear_prefix / tag invalidation
   L2 DEL ─▶ L1 drop (always, even if L2 failed) ─▶ PUBLISH keys or prefix
+  ─▶ wait until every subscribed instance confirmed it dropped them
+     (confirm_timeout: BackendError)
 
 invalidation bus (one listener thread)
   message from another instance ─▶ drop keys from L1, void their tickets
+  message naming a reply list ─▶ confirm on it once applied
   connection lost / no PONG for 1.5 s ─▶ flush L1, no L1 fills until resubscribed
   resubscribed ─▶ flush L1 again (messages may have been missed)
 ```
@@ -31,10 +34,11 @@ Failure modes and their bounds:
   after a few failures. No stale value can come out of the L1.
 * Redis hung (SIGSTOP): the L1 keeps serving until the bus gives up (1.5 s);
   nobody can write to a hung Redis, so nothing it holds is stale.
-* A publish fails after a successful write or delete (Redis died in
-  between): other instances keep their copy until their L1 TTL (``l1_ttl``
-  at most). This is the one bounded-staleness window; keep ``l1_ttl`` short
-  (the default is 30 s) if that matters.
+* A publish fails after a successful write (Redis died in between): other
+  instances keep their copy until their L1 TTL (``l1_ttl`` at most). This is
+  the one bounded-staleness window; keep ``l1_ttl`` short (the default is
+  30 s) if that matters. A delete whose publish fails, or that some instance
+  does not confirm in time, raises `BackendError` instead.
 * Redis evicts a key (maxmemory): no message is sent; the L1 copy lives at
   most ``l1_ttl`` longer.
 
@@ -46,10 +50,12 @@ L2 read of an L1 miss decodes once.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from wa_perfkit._log import RateLimitedWarning
+from wa_perfkit.backends._acks import confirm, reply_key
 from wa_perfkit.backends._bus import InvalidationBus, by_channel, channel_of
 from wa_perfkit.backends.base import MISS
 from wa_perfkit.backends.memory import MemoryBackend
@@ -72,6 +78,9 @@ class TieredBackend:
         channel_prefix: prefix of the pub/sub channels (one per namespace).
         ping_interval: seconds between liveness pings of the bus connection.
         dead_after: seconds without a reply after which the bus reconnects.
+        confirm_timeout: how long a delete, tag invalidation or clear waits for
+            every instance to confirm it dropped its L1 copies before raising
+            `BackendError` (default: the L2's, 2 s).
 
     Raises:
         ConfigurationError: ``l1`` stores bytes; ``l1_ttl``, ``ping_interval`` or
@@ -94,6 +103,7 @@ class TieredBackend:
         channel_prefix: str = "wa_perfkit:inv:",
         ping_interval: Duration = 0.5,
         dead_after: Duration = 1.5,
+        confirm_timeout: Duration | None = None,
     ) -> None:
         if l2 is None:
             raise ConfigurationError("TieredBackend needs l2=RedisBackend(...)")
@@ -107,6 +117,8 @@ class TieredBackend:
             raise ConfigurationError(
                 f"dead_after ({dead_after}) must be longer than ping_interval ({ping_interval})"
             )
+        if confirm_timeout is not None:
+            l2.confirm_timeout = ttl_seconds(confirm_timeout, "confirm_timeout")
         self.l1, self.l2, self.l1_ttl = l1, l2, l1_ttl
         self._serializer: Serializer | None = None
         self._reporters: dict[str, Callable[[str, str], None]] = {}  # namespace -> cache
@@ -121,6 +133,7 @@ class TieredBackend:
             client.pubsub,
             l1.delete_many,
             l1.clear_prefix,
+            functools.partial(confirm, client),
             prefix=channel_prefix,
             ping_interval=ping_interval,
             dead_after=dead_after,
@@ -409,7 +422,7 @@ class TieredBackend:
             existed = self.l2.delete(key)
         finally:
             local = self._forget([key])
-        self._announce(channel_of(self.bus.prefix, key), self.bus.message([key]))
+        self._invalidate_elsewhere(channel_of(self.bus.prefix, key), [key])
         return existed or local > 0
 
     async def adelete(self, key: str) -> bool:
@@ -420,7 +433,7 @@ class TieredBackend:
             existed = await self.l2.adelete(key)
         finally:
             local = self._forget([key])
-        await self._aannounce(channel_of(self.bus.prefix, key), self.bus.message([key]))
+        await self._ainvalidate_elsewhere(channel_of(self.bus.prefix, key), [key])
         return existed or local > 0
 
     def delete_many(self, keys: Sequence[str]) -> int:
@@ -432,7 +445,7 @@ class TieredBackend:
         finally:
             self._forget(keys)
         for channel, group in by_channel(self.bus.prefix, keys).items():
-            self._announce(channel, self.bus.message(group))
+            self._invalidate_elsewhere(channel, group)
         return count
 
     async def adelete_many(self, keys: Sequence[str]) -> int:
@@ -444,7 +457,7 @@ class TieredBackend:
         finally:
             self._forget(keys)
         for channel, group in by_channel(self.bus.prefix, keys).items():
-            await self._aannounce(channel, self.bus.message(group))
+            await self._ainvalidate_elsewhere(channel, group)
         return count
 
     def clear_prefix(self, prefix: str) -> int:
@@ -455,7 +468,7 @@ class TieredBackend:
             count = self.l2.clear_prefix(prefix)
         finally:
             self._forget_prefix(prefix)
-        self._announce(channel_of(self.bus.prefix, prefix), self.bus.message(prefix=prefix))
+        self._invalidate_elsewhere(channel_of(self.bus.prefix, prefix), prefix=prefix)
         return count
 
     async def aclear_prefix(self, prefix: str) -> int:
@@ -466,8 +479,7 @@ class TieredBackend:
             count = await self.l2.aclear_prefix(prefix)
         finally:
             self._forget_prefix(prefix)
-        message = self.bus.message(prefix=prefix)
-        await self._aannounce(channel_of(self.bus.prefix, prefix), message)
+        await self._ainvalidate_elsewhere(channel_of(self.bus.prefix, prefix), prefix=prefix)
         return count
 
     def _forget(self, keys: Sequence[str]) -> int:
@@ -491,6 +503,28 @@ class TieredBackend:
             await self.l2.apublish(channel, message)
         except BackendError as exc:
             self._publish_failed(exc)
+
+    def _invalidate_elsewhere(
+        self, channel: str, keys: Sequence[str] = (), prefix: str | None = None
+    ) -> None:
+        # Tell every instance, and return once each confirmed: a failure raises, since
+        # their L1s may still hold what the caller just invalidated.
+        reply = reply_key(self.bus.prefix)
+        try:
+            self.l2.publish(channel, self.bus.message(keys, prefix, reply), reply=reply)
+        except BackendError:
+            self.publish_errors += 1
+            raise
+
+    async def _ainvalidate_elsewhere(
+        self, channel: str, keys: Sequence[str] = (), prefix: str | None = None
+    ) -> None:
+        reply = reply_key(self.bus.prefix)
+        try:
+            await self.l2.apublish(channel, self.bus.message(keys, prefix, reply), reply=reply)
+        except BackendError:
+            self.publish_errors += 1
+            raise
 
     def _publish_failed(self, exc: BackendError) -> None:
         # The write itself succeeded; other L1s keep their copy at most l1_ttl.
