@@ -193,6 +193,18 @@ _AINVALIDATIONS: dict[str, Callable[[Cache], Awaitable[object]]] = {
 }
 
 
+def _invalidation(cache: Cache, how: str, mode: str) -> Callable[[], object]:
+    """The call ``how`` on ``cache``, sync or on an event loop of its own."""
+    if mode == "sync":
+        return lambda: _INVALIDATIONS[how](cache)
+
+    async def invalidate() -> None:
+        await _AINVALIDATIONS[how](cache)
+        await cache.aclose()
+
+    return lambda: asyncio.run(invalidate())
+
+
 class TestConfirmedInvalidation:
     """
     An invalidation returns only once every other instance has dropped its L1 copy.
@@ -203,9 +215,7 @@ class TestConfirmedInvalidation:
     """
 
     @staticmethod
-    def _invalidate_while_b_is_held(
-        b: Cache, invalidate: Callable[[], object]
-    ) -> tuple[list[bool], threading.Thread]:
+    def _invalidate_while_b_is_held(b: Cache, invalidate: Callable[[], object]) -> None:
         backend = b.backend
         assert isinstance(backend, TieredBackend)
         seen: list[bool] = []
@@ -220,61 +230,28 @@ class TestConfirmedInvalidation:
             thread.start()
             assert eventually(lambda: backend.bus.received > received, 5.0, 0.001)
         thread.join(10)
-        return seen, thread
-
-    @pytest.mark.parametrize("how", sorted(_INVALIDATIONS))
-    def test_from_another_tiered_instance(self, pair: tuple[Cache, Cache], how: str) -> None:
-        a, b = pair
-        _held_by(b, a, "k")
-        seen, thread = self._invalidate_while_b_is_held(b, lambda: _INVALIDATIONS[how](a))
         assert not thread.is_alive()
-        assert seen == [False], "A returned while B's L1 still held the old value"
+        assert seen == [False], "the call returned while B's L1 still held the old value"
 
-    @pytest.mark.parametrize("how", sorted(_AINVALIDATIONS))
-    def test_async_from_another_tiered_instance(
-        self, pair: tuple[Cache, Cache], how: str
+    @pytest.mark.parametrize("mode", ["sync", "async"])
+    @pytest.mark.parametrize("how", sorted(_INVALIDATIONS))
+    def test_from_another_tiered_instance(
+        self, pair: tuple[Cache, Cache], how: str, mode: str
     ) -> None:
         a, b = pair
         _held_by(b, a, "k")
+        self._invalidate_while_b_is_held(b, _invalidation(a, how, mode))
 
-        async def invalidate() -> None:
-            await _AINVALIDATIONS[how](a)
-            await a.aclose()
-
-        seen, thread = self._invalidate_while_b_is_held(b, lambda: asyncio.run(invalidate()))
-        assert not thread.is_alive()
-        assert seen == [False], "A returned while B's L1 still held the old value"
-
+    @pytest.mark.parametrize("mode", ["sync", "async"])
     @pytest.mark.parametrize("how", sorted(_INVALIDATIONS))
     def test_from_a_worker_on_plain_redis(
-        self, pair: tuple[Cache, Cache], redis_url: str, namespace: str, how: str
+        self, pair: tuple[Cache, Cache], redis_url: str, namespace: str, how: str, mode: str
     ) -> None:
         _, b = pair
         worker = Cache(RedisBackend(redis_url), namespace=namespace)
         try:
             _held_by(b, worker, "k")
-            seen, thread = self._invalidate_while_b_is_held(b, lambda: _INVALIDATIONS[how](worker))
-            assert not thread.is_alive()
-            assert seen == [False], "the worker returned while B's L1 still held the old value"
-        finally:
-            worker.close()
-
-    @pytest.mark.parametrize("how", sorted(_AINVALIDATIONS))
-    def test_async_from_a_worker_on_plain_redis(
-        self, pair: tuple[Cache, Cache], redis_url: str, namespace: str, how: str
-    ) -> None:
-        _, b = pair
-        worker = Cache(RedisBackend(redis_url), namespace=namespace)
-
-        async def invalidate() -> None:
-            await _AINVALIDATIONS[how](worker)
-            await worker.aclose()
-
-        try:
-            _held_by(b, worker, "k")
-            seen, thread = self._invalidate_while_b_is_held(b, lambda: asyncio.run(invalidate()))
-            assert not thread.is_alive()
-            assert seen == [False], "the worker returned while B's L1 still held the old value"
+            self._invalidate_while_b_is_held(b, _invalidation(worker, how, mode))
         finally:
             worker.close()
 
@@ -305,9 +282,7 @@ class TestConfirmedInvalidation:
         try:
             assert all(backend.wait_ready() for backend in backends)
             _held_by(b, a, "k")
-            seen, thread = self._invalidate_while_b_is_held(b, lambda: _INVALIDATIONS[how](a))
-            assert not thread.is_alive()
-            assert seen == [False], "A returned while B's L1 still held the old value"
+            self._invalidate_while_b_is_held(b, _invalidation(a, how, "sync"))
         finally:
             a.close()
             b.close()
