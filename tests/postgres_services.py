@@ -26,6 +26,7 @@ import socket
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -161,11 +162,17 @@ class Databases:
         return name
 
     def drop_all(self) -> None:
+        # Each DROP DATABASE waits for a checkpoint (0.2-2.5 s each here, one after the
+        # other): issued all at once they share one or two (30 databases: 31 s -> 1 s).
+        with ThreadPoolExecutor(max_workers=max(1, min(32, len(self.names)))) as pool:
+            list(pool.map(self._drop, self.names))
         with psycopg.connect(self.server, autocommit=True) as admin:
-            for name in self.names:
-                admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
             for role in self.roles:
                 admin.execute(f"DROP ROLE IF EXISTS {role}")
+
+    def _drop(self, name: str) -> None:
+        with psycopg.connect(self.server, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 @pytest.fixture(scope="session", name="databases")
