@@ -23,21 +23,12 @@ from wa_perfkit.backends.memory import MemoryBackend
 from wa_perfkit.backends.redis import RedisBackend
 from wa_perfkit.backends.tiered import TieredBackend
 
-# Empty since concurrent reads of one key share one round trip (threads and tasks):
-# a follower's MISS can no longer arrive after the flight it should have joined.
-_LATE_FOLLOWER_RACE: set[str] = set()
-
 
 @pytest.fixture(name="backend", params=["cluster", "tiered-cluster"])
 async def fixture_backend(
     request: pytest.FixtureRequest, cluster: Cluster
 ) -> AsyncIterator[RedisBackend | TieredBackend]:
     """A cluster backend, and a tiered backend over the cluster."""
-    if request.param == "cluster" and request.node.originalname in _LATE_FOLLOWER_RACE:
-        pytest.skip(
-            "known race: on the cluster client a follower's MISS reply can arrive after the "
-            "leader's failed flight ended, so it runs the loader again (see report)"
-        )
     redis_backend = RedisBackend(cluster.url, cluster=True)
     backend: RedisBackend | TieredBackend = redis_backend
     if request.param == "tiered-cluster":
