@@ -458,7 +458,9 @@ class CachedUser(Generic[U]):
         Refuse ``token`` from now on, everywhere (logout); other tokens are unaffected.
 
         Returns:
-            True if the revocation marker was stored (False: the backend failed).
+            True if the revocation marker was stored and the token's cached entry
+            removed from every instance (False: the backend failed, or an instance
+            with an L1 did not confirm; retry).
         """
         return run(self._revoke(token), self.cache)
 
@@ -474,7 +476,10 @@ class CachedUser(Generic[U]):
         fp = self._fingerprint(token)
         key = self.cache.full_key(self._revoked_key(fp))
         stored = yield from self.cache._write(key, self._marker(key), self._revocation_ttl(token))
-        yield from self.cache._discard(self._entries + fp)
+        try:
+            yield from self.cache._discard(self._entries + fp, strict=True)
+        except BackendError:
+            return False  # an instance may still serve the entry it holds
         return stored
 
     def _generation_ttl(self) -> float:
