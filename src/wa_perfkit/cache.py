@@ -133,7 +133,8 @@ class Cache:
         self._children_lock = threading.Lock()
         self._warn = RateLimitedWarning()
         self._refusals_warned: set[str] = set()  # names warned about an unstorable value
-        self._reads: dict[str, asyncio.Future[Any]] = {}  # full key -> the read in flight
+        # full key -> the read in flight: its loop, and the futures of the callers sharing it
+        self._reads: dict[str, tuple[asyncio.AbstractEventLoop, list[asyncio.Future[Any]]]] = {}
         self._read_flight = ThreadFlight()  # the same, for threads
         #: What the backend can do beyond the contract, read once (never on the hit path).
         self._powers = powers(backend)
@@ -347,9 +348,13 @@ class Cache:
             return await self._aread_once(full_key)
         pending = self._reads.get(full_key)
         loop = asyncio.get_running_loop()
-        if pending is not None and pending.get_loop() is loop:
-            return await asyncio.shield(pending)
-        shared = self._reads[full_key] = loop.create_future()
+        if pending is not None and pending[0] is loop:
+            # A future of its own: a cancelled caller cancels only its wait.
+            waiter = loop.create_future()
+            pending[1].append(waiter)
+            return await waiter
+        waiters: list[asyncio.Future[Any]] = []
+        shared = self._reads[full_key] = (loop, waiters)
         value: Any = MISS  # if this read is cancelled, the others see a miss and load
         try:
             value = await self._aread_once(full_key)
@@ -357,7 +362,11 @@ class Cache:
         finally:
             if self._reads.get(full_key) is shared:
                 del self._reads[full_key]
-            shared.set_result(value)
+            if waiters:
+                # One callback settles them all. Queued before the load this caller
+                # starts on a miss, it queues their wake-ups after that load's first
+                # step: the lease is sent before the others wake to join the load.
+                loop.call_soon(_settle, waiters, value)
 
     async def _aread_once(self, full_key: str) -> Any:
         try:
@@ -829,6 +838,13 @@ def _check_backend(backend: object) -> None:
             f"Cache() takes a backend (MemoryBackend(), RedisBackend(url), ...), "
             f"not {type(backend).__name__}"
         )
+
+
+def _settle(waiters: list[asyncio.Future[Any]], value: Any) -> None:
+    # The callers that shared one read get its value (a cancelled one is done already).
+    for waiter in waiters:
+        if not waiter.done():
+            waiter.set_result(value)
 
 
 def _unchanged(value: T) -> T:

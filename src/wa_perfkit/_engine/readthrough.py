@@ -141,21 +141,29 @@ class ReadThrough:
             self._refresh_in_thread(plan, full_key, loader, tags)
         if outcome is not Outcome.MISS:
             return value  # type: ignore[no-any-return]
-        store, call = self._store, Call(loader, None)
-        with _timed_miss(plan.stats.name, full_key):
+        # A follower only joins: the loader's Call is built by the caller that leads.
+        store, started = self._store, time.perf_counter()
+        shared: Any  # a flight's _Shared, then what a second look found
+        try:
             for _ in range(_ROUNDS):
                 shared, led = self._thread_flight.join(
-                    full_key, lambda: run(self._lead(plan, full_key, call, tags), store)
+                    full_key,
+                    lambda: run(self._lead(plan, full_key, Call(loader, None), tags), store),
                 )
                 if led or not shared.revoked:
-                    return shared.value  # type: ignore[no-any-return]
+                    break
                 # The load this call joined was invalidated: its value may predate the
                 # invalidation and this call may not. Look again, else load again.
-                found = run(self._check(plan, full_key), store)
-                if found is not MISS:
-                    return found.value  # type: ignore[no-any-return]
-            alone = run(self._lead(plan, full_key, call, tags), store)  # invalidated each time
-            return alone.value  # type: ignore[no-any-return]
+                shared = run(self._check(plan, full_key), store)
+                if shared is not MISS:
+                    break
+            else:  # invalidated each time
+                shared = run(self._lead(plan, full_key, Call(loader, None), tags), store)
+        except BaseException:
+            note(plan.stats.name, Outcome.ERROR, full_key, time.perf_counter() - started)
+            raise
+        note(plan.stats.name, Outcome.MISS, full_key, time.perf_counter() - started)
+        return shared.value  # type: ignore[no-any-return]
 
     # -- entry points: asyncio ---------------------------------------------------
 
@@ -188,19 +196,26 @@ class ReadThrough:
             self._refresh_in_task(plan, full_key, loader, tags)
         if outcome is not Outcome.MISS:
             return value  # type: ignore[no-any-return]
-        store, call = self._store, Call(None, loader)
-        with _timed_miss(plan.stats.name, full_key):
-            for _ in range(_ROUNDS):  # see `resolve`
+        store, started = self._store, time.perf_counter()  # see `resolve`
+        shared: Any
+        try:
+            for _ in range(_ROUNDS):
                 shared, led = await self._async_flight.join(
-                    full_key, lambda: arun(self._lead(plan, full_key, call, tags), store)
+                    full_key,
+                    lambda: arun(self._lead(plan, full_key, Call(None, loader), tags), store),
                 )
                 if led or not shared.revoked:
-                    return shared.value  # type: ignore[no-any-return]
-                found = await arun(self._check(plan, full_key), store)
-                if found is not MISS:
-                    return found.value  # type: ignore[no-any-return]
-            alone = await arun(self._lead(plan, full_key, call, tags), store)
-            return alone.value  # type: ignore[no-any-return]
+                    break
+                shared = await arun(self._check(plan, full_key), store)
+                if shared is not MISS:
+                    break
+            else:
+                shared = await arun(self._lead(plan, full_key, Call(None, loader), tags), store)
+        except BaseException:
+            note(plan.stats.name, Outcome.ERROR, full_key, time.perf_counter() - started)
+            raise
+        note(plan.stats.name, Outcome.MISS, full_key, time.perf_counter() - started)
+        return shared.value  # type: ignore[no-any-return]
 
     # -- entry points for a caller's own miss flow (`CachedUser`) ---------------------
 

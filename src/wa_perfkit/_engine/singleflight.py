@@ -5,9 +5,10 @@ Per-key single-flight: concurrent misses for one key run the loader once.
 others wait on an event and receive the same result or the same exception.
 
 `AsyncFlight` serves asyncio: the first caller starts the work as a task and
-every caller, the first included, awaits it through ``asyncio.shield`` — a
-cancelled request gives up its wait without cancelling the load that other
-requests are waiting for.
+every caller, the first included, awaits a future of its own, which the task's
+one done callback settles for all of them (``asyncio.shield`` per caller would
+add a callback and a loop turn per waiter) — a cancelled request gives up its
+wait without cancelling the load that other requests are waiting for.
 
 Neither caches anything: once the work finishes the key is forgotten, so a
 failure is never served to a later caller. An invalidation makes them forget
@@ -119,13 +120,25 @@ class ThreadFlight:
             self._calls.clear()
 
 
+class _Flight:
+    # One running task and the futures of the callers waiting for it. Each caller
+    # awaits a future of its own, so a cancelled caller cancels that future alone;
+    # the task's one done callback settles them all (no callback per waiter).
+    __slots__ = ("leader", "task", "waiters")
+
+    def __init__(self, task: asyncio.Task[Any]) -> None:
+        self.task = task
+        self.leader: asyncio.Future[Any] | None = None  # the future of the caller that started it
+        self.waiters: list[asyncio.Future[Any]] = []
+
+
 class AsyncFlight:
     """
     Deduplicates concurrent awaits per key within an event loop.
     """
 
     def __init__(self) -> None:
-        self._tasks: dict[str, asyncio.Task[Any]] = {}
+        self._flights: dict[str, _Flight] = {}
 
     async def run(self, key: str, work: Callable[[], Coroutine[Any, Any, T]]) -> T:
         """
@@ -136,35 +149,41 @@ class AsyncFlight:
         """
         return (await self.join(key, work))[0]
 
-    async def join(
+    def join(
         self, key: str, work: Callable[[], Coroutine[Any, Any, T]]
-    ) -> tuple[T, bool]:
+    ) -> asyncio.Future[tuple[T, bool]]:
         """
-        As `run`, and say whether this caller started the task (True) or shared it.
+        As `run`: a future of the outcome, and whether this caller started the task (True).
+
+        The future is this caller's own: cancelling it (or the task awaiting it)
+        leaves the task running for the others.
 
         Raises:
-            BaseException: whatever the task raised, in every awaiting caller.
+            BaseException: whatever the task raised, in every awaiting caller
+                (from the future).
         """
-        task = self._tasks.get(key)
+        loop = asyncio.get_running_loop()
+        flight = self._flights.get(key)
         # A task of another loop (a closed test loop, a second thread's loop) is not joinable.
-        led = task is None or task.get_loop() is not asyncio.get_running_loop()
-        if led:
-            task = self._start(key, work)
-        assert task is not None
-        return await asyncio.shield(task), led
+        waiter: asyncio.Future[tuple[T, bool]] = loop.create_future()
+        if flight is None or flight.task.get_loop() is not loop:
+            flight = self._start(key, work)
+            flight.leader = waiter
+        flight.waiters.append(waiter)
+        return waiter
 
     def forget(self, keys: Iterable[str]) -> None:
         """
         Let later awaits of ``keys`` start new tasks; running tasks finish for their waiters.
         """
         for key in keys:
-            self._tasks.pop(key, None)
+            self._flights.pop(key, None)
 
     def forget_all(self) -> None:
         """
         `forget` every key.
         """
-        self._tasks.clear()
+        self._flights.clear()
 
     def start(self, key: str, work: Callable[[], Coroutine[Any, Any, Any]]) -> asyncio.Task[Any]:
         """
@@ -173,25 +192,41 @@ class AsyncFlight:
         Returns:
             The task running for ``key`` (the new one, or the one already running).
         """
-        task = self._tasks.get(key)
-        if task is None or task.done():
-            task = self._start(key, work)
-        return task
+        flight = self._flights.get(key)
+        if flight is None or flight.task.done():
+            flight = self._start(key, work)
+        return flight.task
 
     def in_flight(self, key: str) -> bool:
         """
         Return True if a task for ``key`` is running.
         """
-        return key in self._tasks
+        return key in self._flights
 
-    def _start(self, key: str, work: Callable[[], Coroutine[Any, Any, T]]) -> asyncio.Task[T]:
+    def _start(self, key: str, work: Callable[[], Coroutine[Any, Any, Any]]) -> _Flight:
         task = asyncio.get_running_loop().create_task(work())
-        self._tasks[key] = task
-        task.add_done_callback(lambda done: self._forget(key, done))
-        return task
+        flight = self._flights[key] = _Flight(task)
+        task.add_done_callback(lambda done: self._settle(key, flight))
+        return flight
 
-    def _forget(self, key: str, task: asyncio.Task[Any]) -> None:
-        if self._tasks.get(key) is task:
-            del self._tasks[key]
-        if not task.cancelled():
-            task.exception()  # mark retrieved: callers already got it, or nobody waits
+    def _settle(self, key: str, flight: _Flight) -> None:
+        # The task's one done callback: forget it, then settle every waiter at once.
+        if self._flights.get(key) is flight:
+            del self._flights[key]
+        task, waiters = flight.task, flight.waiters
+        flight.waiters = []
+        if task.cancelled():
+            for waiter in waiters:
+                waiter.cancel()
+            return
+        error = task.exception()  # retrieved: every waiter gets it, or nobody waits
+        if error is not None:
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_exception(error)
+            return
+        value = task.result()
+        shared, leader = (value, False), flight.leader
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result((value, True) if waiter is leader else shared)
