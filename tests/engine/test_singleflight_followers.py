@@ -1,8 +1,9 @@
 """
 Followers: the callers of a key whose read or load is already under way.
 
-Each caller waits on a future of its own, so cancelling one leaves the
-read or load running for the others. Forced step by step with
+An async caller that finds a load of its key running joins it without reading
+the backend; each caller waits on a future of its own, so cancelling one
+leaves the read or load running for the others. Forced step by step with
 events (no sleeps), on real Redis; backend reads are counted by a subclass.
 """
 
@@ -18,6 +19,7 @@ from wa_perfkit.backends.memory import MemoryBackend
 from wa_perfkit.backends.redis import RedisBackend
 from wa_perfkit.cache import Cache
 from wa_perfkit.repository import ttl_repository
+from wa_perfkit.testing import FakeClock
 
 WAIT = 10.0  # a bound for a hung test, never a timing assumption
 
@@ -75,6 +77,55 @@ async def _until(condition: Any) -> None:
             return
         await asyncio.sleep(0)
     raise AssertionError("condition never held")
+
+
+async def test_a_caller_arriving_during_a_load_joins_it_without_reading(
+    counting: CountingRedis, namespace: str
+) -> None:
+    """Redis: the second caller sends no GET; one load serves both; both count a miss."""
+    cache, loader = Cache(counting, namespace=namespace), Loader()
+
+    @ttl_repository(ttl=60, cache=cache)
+    async def row(k: str) -> str:
+        return await loader(f"row {k}")
+
+    first = asyncio.ensure_future(row("k"))
+    await asyncio.wait_for(loader.entered.wait(), WAIT)
+    reads = counting.reads
+    second = asyncio.ensure_future(row("k"))
+    await _until(lambda: row.stats().misses == 2)
+    assert counting.reads == reads  # joined without a read of its own
+    loader.go.set()
+    assert await asyncio.wait_for(asyncio.gather(first, second), WAIT) == ["row k"] * 2
+    assert loader.runs == 1 and row.stats().loads == 1
+    assert await row("k") == "row k" and counting.reads == reads + 1  # a hit reads
+
+
+async def test_a_stale_read_during_its_refresh_is_served_at_once(
+    counting: CountingRedis, namespace: str
+) -> None:
+    """A background refresh is not joined: a caller reads and gets the stale value."""
+    clock = FakeClock()
+    cache, loader = Cache(counting, namespace=namespace, clock=clock), Loader()
+    values = iter(["v1", "v2"])
+
+    @ttl_repository(ttl=10, stale_ttl=1000, cache=cache)
+    async def row(k: str) -> str:
+        value = next(values)
+        if value == "v2":
+            return await loader(value)
+        return value
+
+    assert await row("k") == "v1"
+    clock.advance(11)
+    assert await row("k") == "v1"  # stale: served, and a refresh starts
+    await asyncio.wait_for(loader.entered.wait(), WAIT)
+    reads = counting.reads
+    assert await asyncio.wait_for(row("k"), WAIT) == "v1"  # not waiting for the refresh
+    assert counting.reads == reads + 1
+    loader.go.set()
+    await _until(lambda: row.stats().loads == 2)
+    assert row.stats().stale_hits == 2
 
 
 @pytest.mark.parametrize("kind", ["memory", "redis"])

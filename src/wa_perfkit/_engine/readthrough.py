@@ -240,6 +240,25 @@ class ReadThrough:
         with _timed_miss(stats.name, full_key):
             return await self._async_flight.run(full_key, lambda: arun(flow(), store))
 
+    def unless_loading(
+        self, aread: Callable[[str], Awaitable[Any]]
+    ) -> Callable[[str], Awaitable[Any]]:
+        """
+        Wrap an async hit path's remote read: a key whose load runs reads as a miss.
+
+        A caller that finds a load of its key running (`AsyncFlight.joinable`) then
+        joins it without a round trip: the read would miss, the load is under way.
+        One C-level look per read; the read's own coroutine is returned as it is.
+        """
+        loads, joinable = self._async_flight.flights, self._async_flight.joinable
+
+        def read(full_key: str) -> Awaitable[Any]:
+            if full_key in loads and joinable(full_key):
+                return _missed()
+            return aread(full_key)
+
+        return read
+
     def forget(self, full_keys: Iterable[str]) -> None:
         """
         Detach running loads of ``full_keys``: later callers start new ones.
@@ -412,6 +431,10 @@ class ReadThrough:
         task.add_done_callback(
             lambda done: running.pop(full_key, None) if running.get(full_key) is done else None
         )
+
+
+async def _missed() -> Any:
+    return MISS
 
 
 def _alive(task: asyncio.Task[Any] | None) -> bool:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from typing import Any, Generic, TypeVar
 
 __all__ = ["AsyncFlight", "ThreadFlight"]
@@ -202,6 +202,27 @@ class AsyncFlight:
         Return True if a task for ``key`` is running.
         """
         return key in self._flights
+
+    @property
+    def flights(self) -> Mapping[str, object]:
+        """
+        The keys with a task running (a hit path's first, C-level look before `joinable`).
+        """
+        return self._flights
+
+    def joinable(self, key: str) -> bool:
+        """
+        Return True if `join` would join a task for ``key`` that a caller's `join` started.
+
+        A background task (`start`) does not count: a caller that would be
+        served a stale value at once should not wait for its refresh.
+        """
+        flight = self._flights.get(key)
+        return (
+            flight is not None
+            and flight.leader is not None
+            and flight.task.get_loop() is asyncio.get_running_loop()
+        )
 
     def _start(self, key: str, work: Callable[[], Coroutine[Any, Any, Any]]) -> _Flight:
         task = asyncio.get_running_loop().create_task(work())
