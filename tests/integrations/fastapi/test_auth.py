@@ -131,6 +131,14 @@ class TestFastAPICurrentUser:
         client.cookies.set("sb-access-token", hs_token(claims(sub="fay")))
         assert (await client.get("/auth/me")).json()["id"] == "fay"
 
+    async def test_header_wins_over_cookie(self, client: httpx.AsyncClient) -> None:
+        """With both, the header is used; a bad header is not rescued by the cookie."""
+        client.cookies.set("sb-access-token", hs_token(claims(sub="fay")))
+        response = await client.get("/auth/me", headers=_bearer(hs_token(claims(sub="gil"))))
+        assert response.json()["id"] == "gil"
+        refused = await client.get("/auth/me", headers={"Authorization": "Basic Zm9vOmJhcg=="})
+        assert refused.status_code == 401
+
     async def test_logout_revokes(self, client: httpx.AsyncClient, users: Users) -> None:
         """Logging out revokes that token only; the user's other token keeps working."""
         first, second = hs_token(claims(sub="gus", jti="a")), hs_token(claims(sub="gus", jti="b"))
