@@ -147,6 +147,13 @@ def build_app(redis_url: str) -> Any:
     async def raw_dependency(user: dict[str, Any] = Depends(raw_user)) -> dict[str, Any]:  # noqa: B008
         return user
 
+    # Registered right after its floors: Starlette tries routes in order, and every route
+    # tried before the matching one costs about 2 µs (a regex and FastAPI's
+    # route context), which is of the size of the difference being measured.
+    @app.get("/redis")
+    async def on_redis(user: dict[str, Any] = Depends(red)) -> dict[str, Any]:  # noqa: B008
+        return user
+
     @app.get("/verify")
     async def verify(authorization: str = Header("")) -> dict[str, Any]:
         token = authorization.removeprefix("Bearer ")
@@ -167,10 +174,6 @@ def build_app(redis_url: str) -> Any:
 
     @app.get("/mem")
     async def on_memory(user: dict[str, Any] = Depends(mem)) -> dict[str, Any]:  # noqa: B008
-        return user
-
-    @app.get("/redis")
-    async def on_redis(user: dict[str, Any] = Depends(red)) -> dict[str, Any]:  # noqa: B008
         return user
 
     @app.get("/tiered")
