@@ -274,10 +274,15 @@ class TestConfirmedInvalidation:
     @pytest.mark.parametrize("how", ["delete", "clear"])
     def test_on_a_cluster(self, cluster: Cluster, namespace: str, how: str) -> None:
         """A cluster's PUBLISH counts one node's subscribers: every node's are waited for."""
-        backends = [
-            TieredBackend(MemoryBackend(), RedisBackend(cluster.url, cluster=True))
-            for _ in range(2)
-        ]
+        self._on(lambda: RedisBackend(cluster.url, cluster=True), namespace, how)
+
+    @pytest.mark.parametrize("how", ["delete", "clear"])
+    def test_on_valkey(self, valkey_url: str, namespace: str, how: str) -> None:
+        """Valkey has every command the confirmations use."""
+        self._on(lambda: RedisBackend(valkey_url), namespace, how)
+
+    def _on(self, l2: Callable[[], RedisBackend], namespace: str, how: str) -> None:
+        backends = [TieredBackend(MemoryBackend(), l2()) for _ in range(2)]
         a, b = (Cache(backend, namespace=namespace) for backend in backends)
         try:
             assert all(backend.wait_ready() for backend in backends)
