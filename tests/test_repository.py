@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 import pytest
 
 from tests.conftest import FakeClock
+from tests.services import eventually
 from wa_perfkit.backends.memory import MemoryBackend
 from wa_perfkit.cache import Cache
 from wa_perfkit.errors import ConfigurationError, KeyTemplateError
@@ -454,12 +455,13 @@ class TestSingleFlight:
         """In threads too, the error is shared and nothing is cached."""
         runs = 0
         barrier = threading.Barrier(16)
+        release = threading.Event()
 
         @ttl_repository(ttl=30, cache=cache)
         def load(key: str) -> str:
             nonlocal runs
             runs += 1
-            time.sleep(0.05)
+            release.wait(10)  # until every caller has missed and joined
             raise LookupError("db down")
 
         errors: list[BaseException] = []
@@ -474,6 +476,10 @@ class TestSingleFlight:
         threads = [threading.Thread(target=worker) for _ in range(16)]
         for t in threads:
             t.start()
+        # A caller scheduled after the failed load ended would start a load of its
+        # own (correctly): the load is held until all 16 have missed.
+        assert eventually(lambda: cache.stats().misses >= 16, 10.0, 0.001)
+        release.set()
         for t in threads:
             t.join(timeout=30)
         assert runs == 1 and len(errors) == 16
