@@ -4,6 +4,7 @@ TieredBackend across processes: what process A writes or deletes reaches process
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import queue
 import signal
@@ -13,11 +14,14 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from multiprocessing.connection import Connection
 
 import pytest
 
 from tests.backends.test_tiered import _tiered
 from tests.services import eventually
+from wa_perfkit.backends.base import MISS
+from wa_perfkit.backends.tiered import TieredBackend
 from wa_perfkit.cache import Cache
 from wa_perfkit.errors import BackendError
 
@@ -128,3 +132,41 @@ class TestTwoProcesses:
                 reader.seen("None")
         finally:
             a.close()
+
+
+def _forked_instance(cache: Cache, conn: Connection) -> None:
+    """A forked child (as gunicorn --preload makes them): fill its L1, then report on it."""
+    backend = cache.backend
+    assert isinstance(backend, TieredBackend)
+    ok = backend.wait_ready(5) and cache.get("k") == "old"
+    conn.send(ok and backend.l1.get(cache.full_key("k")) is not MISS)  # now held in L1
+    conn.recv()  # the parent invalidated
+    conn.send(backend.l1.get(cache.full_key("k")) is MISS)
+    cache.close()
+
+
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_a_forked_child_gets_its_own_listener(redis_url: str, namespace: str) -> None:
+    """
+    A cache on a tiered backend built before a fork: the child's L1 is invalidated too,
+    and confirms it before the invalidation returns (the listener thread did not
+    survive the fork, so the child starts its own).
+    """
+    backend = _tiered(redis_url)
+    parent = Cache(backend, namespace=namespace)
+    assert backend.wait_ready()  # subscribed to the namespace before the fork
+    parent.set("k", "old", 60)
+    ours, theirs = multiprocessing.Pipe()
+    child = multiprocessing.get_context("fork").Process(
+        target=_forked_instance, args=(parent, theirs)
+    )
+    child.start()
+    try:
+        assert ours.poll(10) and ours.recv() is True, "the child could not fill its L1"
+        parent.delete("k")
+        ours.send("invalidated")
+        assert ours.poll(10) and ours.recv() is True, "the child's L1 still holds the key"
+    finally:
+        child.join(10)
+        parent.close()
+    assert child.exitcode == 0

@@ -39,6 +39,9 @@ What may go wrong, and what the bus does about it:
   and declares the connection dead after ``dead_after`` seconds without any
   reply — then as above (nobody can write to a hung server meanwhile, so the
   L1 stays correct until then);
+* the process forks (gunicorn ``--preload``): the child has no listener thread
+  and the subscription is the parent's, so the child flushes its L1 and starts
+  a listener of its own; its L1 is filled again once that one is subscribed;
 * a message races a read: every L1 fill carries a ticket (a sequence number
   taken before the L2 read); a message for that key, or a flush, received
   since then voids the fill. Ticket check and fill happen under the lock
@@ -47,10 +50,13 @@ What may go wrong, and what the bus does about it:
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -148,8 +154,25 @@ class InvalidationBus:
 
     def start(self) -> None:
         """
-        Start the listener thread.
+        Start the listener thread (and a new one in every forked child).
         """
+        self._thread.start()
+        if hasattr(os, "register_at_fork"):  # not on Windows, which has no fork
+            os.register_at_fork(after_in_child=functools.partial(_restart, weakref.ref(self)))
+
+    def _restart_in_child(self) -> None:
+        # A forked child (gunicorn --preload, multiprocessing's "fork") has no listener:
+        # threads do not survive a fork, and the subscription is the parent's. Without
+        # one, its L1 would keep what others invalidate. Start over with an empty L1.
+        if self._stop.is_set():
+            return
+        self.lock = threading.Lock()  # another thread may have held it at the fork
+        self.sender = uuid.uuid4().hex
+        self._ready = threading.Event()
+        self._confirmed = frozenset()
+        self._was_connected = False
+        self._flush()
+        self._thread = threading.Thread(target=self._run, name="wa_perfkit-bus", daemon=True)
         self._thread.start()
 
     def stop(self, timeout: float = 2.0) -> None:
@@ -341,6 +364,13 @@ class InvalidationBus:
         self.void_all()
         self._drop_prefix("")
         self.flushes += 1
+
+
+def _restart(bus: weakref.ref[InvalidationBus]) -> None:
+    # Registered once per bus for every later fork; a bus gone since is skipped.
+    alive = bus()
+    if alive is not None:
+        alive._restart_in_child()
 
 
 def _text(value: Any) -> str:
