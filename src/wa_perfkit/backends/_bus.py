@@ -50,7 +50,6 @@ What may go wrong, and what the bus does about it:
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import threading
@@ -157,8 +156,7 @@ class InvalidationBus:
         Start the listener thread (and a new one in every forked child).
         """
         self._thread.start()
-        if hasattr(os, "register_at_fork"):  # not on Windows, which has no fork
-            os.register_at_fork(after_in_child=functools.partial(_restart, weakref.ref(self)))
+        _STARTED.add(self)
 
     def _restart_in_child(self) -> None:
         # A forked child (gunicorn --preload, multiprocessing's "fork") has no listener:
@@ -366,11 +364,17 @@ class InvalidationBus:
         self.flushes += 1
 
 
-def _restart(bus: weakref.ref[InvalidationBus]) -> None:
-    # Registered once per bus for every later fork; a bus gone since is skipped.
-    alive = bus()
-    if alive is not None:
-        alive._restart_in_child()
+# Every started bus of this process, for the child of a fork (gone buses drop out).
+_STARTED: weakref.WeakSet[InvalidationBus] = weakref.WeakSet()
+
+
+def _restart_all_in_child() -> None:
+    for bus in list(_STARTED):
+        bus._restart_in_child()
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows, which has no fork
+    os.register_at_fork(after_in_child=_restart_all_in_child)
 
 
 def _text(value: Any) -> str:

@@ -64,6 +64,7 @@ from wa_perfkit.backends._redis_ops import (
     _STORE_LEASED_SCRIPT,
     _TAG_SCRIPT,
     LEASE_MARK,
+    Notes,
     _aclear_each,
     _adelete_each,
     _aget_pttl,
@@ -400,17 +401,13 @@ class RedisBackend:
     # -- confirmed invalidations ----------------------------------------------------
 
     def _confirmed(
-        self,
-        operation: str,
-        channels: Sequence[str],
-        reply: str | None,
-        send: Callable[[], tuple[T, int]],
+        self, operation: str, notes: Notes, reply: str | None, send: Callable[[], tuple[T, int]]
     ) -> T:
-        # ``send`` runs a command and publishes; then wait for every receiver's confirmation.
-        # A cluster's PUBLISH counts one node's subscribers: count them all first.
+        # ``send`` runs a command and publishes ``notes``; then wait for every receiver's
+        # confirmation. A cluster's PUBLISH counts one node's subscribers: count them first.
         expected = None
-        if reply is not None and channels and self.cluster:
-            expected = self._guarded(operation, subscribers, self.client, channels)
+        if reply is not None and notes and self.cluster:
+            expected = self._guarded(operation, subscribers, self.client, _channels(notes))
         result, received = self._guarded(operation, send)
         if reply is not None:
             expected = received if expected is None else expected
@@ -425,14 +422,14 @@ class RedisBackend:
     async def _aconfirmed(
         self,
         operation: str,
-        channels: Sequence[str],
+        notes: Notes,
         reply: str | None,
         send: Callable[[], Awaitable[tuple[T, int]]],
     ) -> T:
         client = self.async_client()
         expected = None
-        if reply is not None and channels and self.cluster:
-            expected = await self._aguarded(operation, asubscribers, client, channels)
+        if reply is not None and notes and self.cluster:
+            expected = await self._aguarded(operation, asubscribers, client, _channels(notes))
         result, received = await self._aguarded(operation, send)
         if reply is not None:
             expected = received if expected is None else expected
@@ -497,9 +494,8 @@ class RedisBackend:
         if not keys:
             return 0
         notes, reply = self._invalidation(keys)
-        channels = [channel for channel, _ in notes]
         send = lambda: _delete_each(self.client, keys, notes)  # noqa: E731
-        return self._confirmed("delete_many", channels, reply, send)
+        return self._confirmed("delete_many", notes, reply, send)
 
     async def adelete_many(self, keys: Sequence[str]) -> int:
         """
@@ -509,9 +505,8 @@ class RedisBackend:
             return 0
         client = self.async_client()
         notes, reply = self._invalidation(keys)
-        channels = [channel for channel, _ in notes]
         send = lambda: _adelete_each(client, keys, notes)  # noqa: E731
-        return await self._aconfirmed("delete_many", channels, reply, send)
+        return await self._aconfirmed("delete_many", notes, reply, send)
 
     def clear_prefix(self, prefix: str) -> int:
         """
@@ -529,7 +524,7 @@ class RedisBackend:
             keys = list(self.client.scan_iter(match=pattern, count=1000))
             return _clear_each(self.client, keys, notes)
 
-        return self._confirmed("clear_prefix", [c for c, _ in notes], reply, run)
+        return self._confirmed("clear_prefix", notes, reply, run)
 
     async def aclear_prefix(self, prefix: str) -> int:
         """
@@ -543,7 +538,7 @@ class RedisBackend:
             keys = [k async for k in client.scan_iter(match=pattern, count=1000)]
             return await _aclear_each(client, keys, notes)
 
-        return await self._aconfirmed("clear_prefix", [c for c, _ in notes], reply, run)
+        return await self._aconfirmed("clear_prefix", notes, reply, run)
 
     def tag_keys(self, tag: str, keys: Sequence[str], ttl: float) -> None:
         """
@@ -690,7 +685,7 @@ class RedisBackend:
             received = int(self.client.publish(channel, message))
             return received, received
 
-        return self._confirmed("publish", [channel], reply, send)
+        return self._confirmed("publish", [(channel, message)], reply, send)
 
     async def apublish(self, channel: str, message: bytes, *, reply: str | None = None) -> int:
         """
@@ -702,7 +697,7 @@ class RedisBackend:
             received = int(await client.publish(channel, message))
             return received, received
 
-        return await self._aconfirmed("publish", [channel], reply, send)
+        return await self._aconfirmed("publish", [(channel, message)], reply, send)
 
     def delete_if_equals(self, key: str, token: bytes) -> bool:
         """
@@ -746,6 +741,10 @@ class RedisBackend:
                 await self._async_client.aclose(close_connection_pool=True)
             self._async_client = None
             self._async_loop = None
+
+
+def _channels(notes: Notes) -> list[str]:
+    return [channel for channel, _ in notes]
 
 
 def _setter(key: str, value: Any, ttl: float) -> Callable[[Any], object]:
