@@ -18,6 +18,9 @@ A subscriber that never confirms (a hung process, a client of an older version
 of this library, a foreign client subscribed to the channel) makes the
 invalidation fail after ``confirm_timeout``: Redis no longer holds the keys by
 then, but that subscriber's L1 may.
+
+How long the sender waits is decided once, without I/O, by `Confirmations`;
+`collect` and `acollect` only run the BLPOPs it asks for.
 """
 
 from __future__ import annotations
@@ -27,7 +30,15 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["acollect", "asubscribers", "confirm", "collect", "reply_key", "subscribers"]
+__all__ = [
+    "Confirmations",
+    "acollect",
+    "asubscribers",
+    "confirm",
+    "collect",
+    "reply_key",
+    "subscribers",
+]
 
 # A reply list outlives any wait for it, then disappears on its own.
 _REPLY_TTL_MS = 60_000
@@ -72,15 +83,10 @@ def collect(client: Any, reply: str, expected: int, timeout: float, read_timeout
     """
     Wait for ``expected`` confirmations on ``reply``; return how many came in time.
     """
-    received = 0
-    deadline = time.monotonic() + timeout
-    while received < expected:
-        block = _block(deadline, read_timeout)
-        if block is None:
-            break
-        if client.blpop([reply], block) is not None:
-            received += 1
-    return received
+    waits = Confirmations(expected, timeout, read_timeout)
+    while (block := waits.next_block()) is not None:
+        waits.got(client.blpop([reply], block) is not None)
+    return waits.received
 
 
 async def acollect(
@@ -89,20 +95,40 @@ async def acollect(
     """
     Async twin of `collect`.
     """
-    received = 0
-    deadline = time.monotonic() + timeout
-    while received < expected:
-        block = _block(deadline, read_timeout)
-        if block is None:
-            break
-        if await client.blpop([reply], block) is not None:
-            received += 1
-    return received
+    waits = Confirmations(expected, timeout, read_timeout)
+    while (block := waits.next_block()) is not None:
+        waits.got(await client.blpop([reply], block) is not None)
+    return waits.received
 
 
-def _block(deadline: float, read_timeout: float) -> float | None:
-    # How long the next BLPOP may block, or None when the time is up.
-    left = deadline - time.monotonic()
-    if left < _MIN_BLOCK:
-        return None
-    return round(max(_MIN_BLOCK, min(left, _MAX_BLOCK, read_timeout / 2)), 3)
+class Confirmations:
+    """
+    The wait for confirmations, without the waiting: `collect` and `acollect` only
+    run the BLPOPs this asks for and report what each one returned.
+    """
+
+    def __init__(self, expected: int, timeout: float, read_timeout: float) -> None:
+        self.expected = expected
+        #: How many confirmations came so far.
+        self.received = 0
+        self._deadline = time.monotonic() + timeout
+        self._read_timeout = read_timeout
+
+    def next_block(self) -> float | None:
+        """
+        How long the next BLPOP may block (in seconds, to the millisecond), or None
+        when every confirmation came or the time is up.
+        """
+        if self.received >= self.expected:
+            return None
+        left = self._deadline - time.monotonic()
+        if left < _MIN_BLOCK:
+            return None
+        return round(max(_MIN_BLOCK, min(left, _MAX_BLOCK, self._read_timeout / 2)), 3)
+
+    def got(self, item_arrived: bool) -> None:
+        """
+        Record what a BLPOP returned: a confirmation, or nothing before it timed out.
+        """
+        if item_arrived:
+            self.received += 1
