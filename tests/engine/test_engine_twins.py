@@ -1,9 +1,12 @@
 """
-The engine's remaining sync/async twins stay equal (httpcore's unasync check, in a test).
+The remaining sync/async twins that carry logic stay equal (httpcore's unasync
+check, in a test): the engine's, and the backends'.
 
 The miss path is one flow; what is left twice is a driver and the entry points
 (the engine's, and `CachedUser`'s, whose async hit first reads what never
-waits: a local backend, a tiered L1). Each async twin, once its
+waits: a local backend, a tiered L1). In the backends, the wait for confirmed
+invalidations is decided once, without I/O; its two drivers stay twins, as do
+`RedisBackend`'s confirming steps around them. Each async twin, once its
 ``async``/``await`` and the names below are turned into their sync spelling
 (and docstrings and comments dropped), must read exactly like its sync twin.
 """
@@ -20,13 +23,15 @@ import pytest
 
 from wa_perfkit._engine import readthrough, steps
 from wa_perfkit.auth.user_cache import CachedUser
+from wa_perfkit.backends import _acks
+from wa_perfkit.backends.redis import RedisBackend
 
 #: async spelling -> sync spelling, beyond dropping ``async``/``await`` and the ``a`` prefix.
 UNASYNC = [
     (r"\bself\._async_flight\b", "self._thread_flight"),
     (r"\bCall\(None, loader\)", "Call(loader, None)"),
     (r"\b_refresh_in_task\b", "_refresh_in_thread"),
-    (r"Callable\[\[\], Awaitable\[T\]\]", "Callable[[], T]"),
+    (r"\bCallable\[\[\], Awaitable\[(T|tuple\[T, int\])\]\]", r"Callable[[], \1]"),
     (r"\barun\b", "run"),
     (r"\bashare\b", "share"),
     (
@@ -39,6 +44,9 @@ UNASYNC = [
     (r"\baload_through\b", "load_through"),
     (r"\b(_?)aread\b", r"\1read"),
     (r"\bado\b", "do"),
+    (r"\bself\.async_client\(\)", "self.client"),
+    (r"\b_a(confirmed|guarded)\b", r"_\1"),
+    (r"\ba(collect|subscribers)\b", r"\1"),
 ]
 
 TWINS: list[tuple[Any, str, str]] = [
@@ -49,6 +57,8 @@ TWINS: list[tuple[Any, str, str]] = [
     (CachedUser, "resolve", "aresolve"),
     (CachedUser, "invalidate_user", "ainvalidate_user"),
     (CachedUser, "revoke", "arevoke"),
+    (_acks, "collect", "acollect"),
+    (RedisBackend, "_confirmed", "_aconfirmed"),
 ]
 
 

@@ -405,16 +405,17 @@ class RedisBackend:
     ) -> T:
         # ``send`` runs a command and publishes ``notes``; then wait for every receiver's
         # confirmation. A cluster's PUBLISH counts one node's subscribers: count them first.
+        client = self.client
         expected = None
         if reply is not None and notes and self.cluster:
-            expected = self._guarded(operation, subscribers, self.client, _channels(notes))
+            expected = self._guarded(operation, subscribers, client, _channels(notes))
         result, received = self._guarded(operation, send)
         if reply is not None:
             expected = received if expected is None else expected
             if expected:
                 timeout, read_timeout = self.confirm_timeout, self._read_timeout()
                 got = self._guarded(
-                    "confirm", collect, self.client, reply, expected, timeout, read_timeout
+                    "confirm", collect, client, reply, expected, timeout, read_timeout
                 )
                 self._check_confirmed(got, expected)
         return result
