@@ -2,13 +2,19 @@
 ``/auth/me`` on a real uvicorn server over loopback: the cost of authentication.
 
 Plain, bounded script (under two minutes). It starts a throwaway redis-server
-and one uvicorn process serving five routes that return the same user:
+and one uvicorn process serving these routes, all returning a user:
 
 * ``/floor``  no authentication at all (the framework's floor);
 * ``/rawredis`` no authentication, one ``redis.asyncio`` ``GET`` + ``json.loads`` of a
   user-sized JSON per request: the floor of any route that reads Redis once;
+* ``/rawsafe`` the same read on a client with `RedisBackend`'s timeouts (0.25 s
+  read, 1 s connect): the floor of a route that must not hang on a stuck Redis;
 * ``/rawdep`` the same read done by a FastAPI dependency (``Depends``, taking the
   ``Request``, as `cached_user` does): what the framework adds for any dependency;
+* ``/rawtoken`` the least any per-token cache in Redis does: a dependency that
+  takes the bearer token from the header, keys it with HMAC-SHA256 and reads that
+  key (``GET`` on the client with timeouts, ``json.loads``): no entry check, no
+  single-flight, no metrics;
 * ``/verify`` verify the JWT + a loader that sleeps 20 ms (the seed's code);
 * ``/naive``  ``sha256(token) -> TTLCache`` (skips verification, outlives ``exp``);
 * ``/mem``    `cached_user` on a `MemoryBackend`;
@@ -46,6 +52,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import hmac
 import json
 import os
 import platform
@@ -59,8 +66,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "bench-legacy-jwt-secret-that-is-long-enough-0123456789abcdef"
 SERVER_KEY = "bench-fingerprint-key-0123456789"
-# The Redis route right after its floor: the two ratios that matter are measured back to back.
-ROUTES = ("floor", "rawredis", "rawdep", "redis", "verify", "naive", "mem", "tiered")
+# The Redis route right after its floors: the ratios that matter are measured back to back.
+ROUTES = (
+    "floor", "rawredis", "rawsafe", "rawdep", "rawtoken", "redis", "verify", "naive", "mem",
+    "tiered",
+)
 #: What the raw-Redis floor route reads: about the size of a cached user entry.
 RAW_USER = {"id": "user-0", "roles": ["agent"], "email": "agent-0@example.com", "name": "Agent 0"}
 TOKENS = 50
@@ -120,6 +130,11 @@ def build_app(redis_url: str) -> Any:
     )
     tiered.wait_ready(10)
     raw_client = redis.asyncio.Redis.from_url(redis_url)
+    # What bounds a hung server: redis-py then wraps every write in a timeout and
+    # arms a timer for every read.
+    safe_client = redis.asyncio.Redis.from_url(
+        redis_url, socket_timeout=0.25, socket_connect_timeout=1.0
+    )
     raw_key = "bench-raw:user-0"
     redis.Redis.from_url(redis_url).set(raw_key, json.dumps(RAW_USER).encode())
     naive_cache: cachetools.TTLCache[str, Any] = cachetools.TTLCache(maxsize=10_000, ttl=120)
@@ -135,6 +150,11 @@ def build_app(redis_url: str) -> Any:
         data: bytes = await raw_client.get(raw_key)  # type: ignore[assignment]
         return json.loads(data)  # type: ignore[no-any-return]
 
+    @app.get("/rawsafe")
+    async def raw_redis_with_timeouts() -> dict[str, Any]:
+        data: bytes = await safe_client.get(raw_key)  # type: ignore[assignment]
+        return json.loads(data)  # type: ignore[no-any-return]
+
     async def raw_user(request: Request) -> dict[str, Any]:
         data: bytes = await raw_client.get(raw_key)  # type: ignore[assignment]
         return json.loads(data)  # type: ignore[no-any-return]
@@ -147,9 +167,29 @@ def build_app(redis_url: str) -> Any:
     async def raw_dependency(user: dict[str, Any] = Depends(raw_user)) -> dict[str, Any]:  # noqa: B008
         return user
 
+    token_key = hmac.new(SERVER_KEY.encode(), digestmod=hashlib.sha256)
+
+    async def token_user(request: Request) -> dict[str, Any]:
+        token = request.headers.get("authorization", "").removeprefix("Bearer ")
+        mac = token_key.copy()
+        mac.update(token.encode())
+        key = "bench-rawtoken:" + mac.hexdigest()
+        data: bytes | None = await safe_client.get(key)
+        if data is None:  # first request of this token (the warm-up): store it
+            data = json.dumps(RAW_USER).encode()
+            await safe_client.set(key, data, ex=3600)
+        return json.loads(data)  # type: ignore[no-any-return]
+
+    token_user.__annotations__["request"] = Request
+
+    @app.get("/rawtoken")
+    async def raw_token(user: dict[str, Any] = Depends(token_user)) -> dict[str, Any]:  # noqa: B008
+        return user
+
     # Registered right after its floors: Starlette tries routes in order, and every route
-    # tried before the matching one costs about 2 µs (a regex and FastAPI's
-    # route context), which is of the size of the difference being measured.
+    # tried before the matching one costs about 2 µs (a regex and FastAPI's route
+    # context), which is of the size of the difference being measured. Every floor comes
+    # first, so route order counts against `cached_user`, never for it.
     @app.get("/redis")
     async def on_redis(user: dict[str, Any] = Depends(red)) -> dict[str, Any]:  # noqa: B008
         return user
@@ -276,7 +316,7 @@ def load(port: int, route: str, seconds: float, concurrency: int, single: int) -
 
 
 #: The routes timed in-process, one request at a time (no HTTP, no load generator).
-ASGI_ROUTES = ("floor", "rawredis", "rawdep", "redis", "mem", "tiered")
+ASGI_ROUTES = ("floor", "rawredis", "rawsafe", "rawdep", "rawtoken", "redis", "mem", "tiered")
 
 
 def asgi_cost(redis_url: str, number: int) -> None:
@@ -507,7 +547,7 @@ def run(args: argparse.Namespace) -> None:
         mac = _mac_cost(server.url, env)
         asgi = _asgi_table(server.url, env)
     _print(results, commands, counters, args)
-    for floor_route in ("rawredis", "rawdep"):
+    for floor_route in ("rawredis", "rawsafe", "rawdep", "rawtoken"):
         if floor_route in rounds and "redis" in rounds:
             pairs = list(zip(rounds["redis"], rounds[floor_route], strict=True))
             by_rps = [ours["rps"] / raw["rps"] for ours, raw in pairs]
@@ -566,7 +606,9 @@ def _print(
     names = {
         "floor": "no auth (floor)",
         "rawredis": "no auth, raw Redis GET + json.loads (Redis floor)",
+        "rawsafe": "the same, client with RedisBackend's timeouts (safe Redis floor)",
         "rawdep": "the same in a Depends (Redis + dependency floor)",
+        "rawtoken": "token -> HMAC key -> GET in a Depends (per-token cache floor)",
         "verify": "verify + 20 ms loader",
         "naive": "naive sha256 -> TTLCache",
         "mem": "cached_user, memory",
