@@ -4,9 +4,10 @@ check, in a test): the engine's, and the backends'.
 
 The miss path is one flow; what is left twice is a driver and the entry points
 (the engine's, and `CachedUser`'s, whose async hit first reads what never
-waits: a local backend, a tiered L1). In the backends, the wait for confirmed
-invalidations is decided once, without I/O; its two drivers stay twins, as do
-`RedisBackend`'s confirming steps around them. Each async twin, once its
+waits: a local backend, a tiered L1). In the backends, how long to wait for
+confirmed invalidations is decided once, without I/O; what is left twice: its
+BLPOP drivers, the confirming step around them, the pipelines that carry
+the invalidation notes, and a tiered instance's wait. Each async twin, once its
 ``async``/``await`` and the names below are turned into their sync spelling
 (and docstrings and comments dropped), must read exactly like its sync twin.
 """
@@ -23,8 +24,10 @@ import pytest
 
 from wa_perfkit._engine import readthrough, steps
 from wa_perfkit.auth.user_cache import CachedUser
-from wa_perfkit.backends import _acks
+from wa_perfkit.backends import _acks, _redis_ops
+from wa_perfkit.backends import redis as redis_backend
 from wa_perfkit.backends.redis import RedisBackend
+from wa_perfkit.backends.tiered import TieredBackend
 
 #: async spelling -> sync spelling, beyond dropping ``async``/``await`` and the ``a`` prefix.
 UNASYNC = [
@@ -45,8 +48,8 @@ UNASYNC = [
     (r"\b(_?)aread\b", r"\1read"),
     (r"\bado\b", "do"),
     (r"\bself\.async_client\(\)", "self.client"),
-    (r"\b_a(confirmed|guarded)\b", r"_\1"),
-    (r"\ba(collect|subscribers)\b", r"\1"),
+    (r"\b_a(confirmed|guarded|noted|clear_each|store_noted|invalidate_elsewhere)\b", r"_\1"),
+    (r"\ba(collect|publish|subscribers)\b", r"\1"),
 ]
 
 TWINS: list[tuple[Any, str, str]] = [
@@ -59,7 +62,16 @@ TWINS: list[tuple[Any, str, str]] = [
     (CachedUser, "revoke", "arevoke"),
     (_acks, "collect", "acollect"),
     (RedisBackend, "_confirmed", "_aconfirmed"),
+    (redis_backend, "_store_noted", "_astore_noted"),
+    (_redis_ops, "_noted", "_anoted"),
+    (_redis_ops, "_clear_each", "_aclear_each"),
+    (TieredBackend, "_invalidate_elsewhere", "_ainvalidate_elsewhere"),
 ]
+
+
+class _DropAwait(ast.NodeTransformer):
+    def visit_Await(self, node: ast.Await) -> ast.AST:
+        return self.visit(node.value)
 
 
 def _normalised(function: Any) -> str:
@@ -70,9 +82,9 @@ def _normalised(function: Any) -> str:
     if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
         body = body[1:]  # the docstring
     node.body = body
+    node = _DropAwait().visit(node)  # in the tree: ``(await f())[0]`` reads ``f()[0]``
     text = ast.unparse(node)  # comments are gone, layout is canonical
     text = re.sub(r"^async def ", "def ", text)
-    text = re.sub(r"\bawait ", "", text)
     for pattern, replacement in UNASYNC:
         text = re.sub(pattern, replacement, text)
     return text

@@ -244,7 +244,7 @@ def _clear_each(
     if not _is_cluster(client):
         cleared, received = _noted(client, _clears(keys), notes)
         return sum(cleared), received
-    count = sum(int(client.eval(_CLEAR_SCRIPT, 1, key, LEASE_MARK)) for key in keys)
+    count = sum([int(client.eval(_CLEAR_SCRIPT, 1, key, LEASE_MARK)) for key in keys])
     return count, sum([int(client.publish(channel, message)) for channel, message in notes])
 
 
@@ -254,9 +254,7 @@ async def _aclear_each(
     if not _is_cluster(client):
         cleared, received = await _anoted(client, _clears(keys), notes)
         return sum(cleared), received
-    count = 0
-    for key in keys:
-        count += int(await client.eval(_CLEAR_SCRIPT, 1, key, LEASE_MARK))
+    count = sum([int(await client.eval(_CLEAR_SCRIPT, 1, key, LEASE_MARK)) for key in keys])
     return count, sum([int(await client.publish(channel, message)) for channel, message in notes])
 
 
