@@ -18,6 +18,7 @@ import pytest
 from wa_perfkit.backends.memory import MemoryBackend
 from wa_perfkit.backends.redis import RedisBackend
 from wa_perfkit.cache import Cache
+from wa_perfkit.policy import Policy
 from wa_perfkit.repository import ttl_repository
 from wa_perfkit.testing import FakeClock
 
@@ -56,6 +57,11 @@ class Loader:
         self.entered = asyncio.Event()
         self.go = asyncio.Event()
         self.runs = 0
+
+    async def value(self, value: str) -> str:
+        # Counted, never held: a load that returns at once.
+        self.runs += 1
+        return value
 
     async def __call__(self, value: str) -> str:
         self.runs += 1
@@ -99,6 +105,44 @@ async def test_a_caller_arriving_during_a_load_joins_it_without_reading(
     assert await asyncio.wait_for(asyncio.gather(first, second), WAIT) == ["row k"] * 2
     assert loader.runs == 1 and row.stats().loads == 1
     assert await row("k") == "row k" and counting.reads == reads + 1  # a hit reads
+
+
+async def test_get_or_load_arriving_during_a_load_joins_it_without_reading(
+    counting: CountingRedis, namespace: str
+) -> None:
+    """`Cache.aget_or_load` too: the second caller sends no GET and shares the one load."""
+    cache, loader = Cache(counting, namespace=namespace), Loader()
+    first = asyncio.ensure_future(cache.aget_or_load("k", lambda: loader("v"), 60))
+    await asyncio.wait_for(loader.entered.wait(), WAIT)
+    reads = counting.reads
+    second = asyncio.ensure_future(cache.aget_or_load("k", lambda: loader("v"), 60))
+    await _until(lambda: cache.stats().misses == 2)
+    assert counting.reads == reads  # joined without a read of its own
+    loader.go.set()
+    assert await asyncio.wait_for(asyncio.gather(first, second), WAIT) == ["v"] * 2
+    assert loader.runs == 1 and cache.stats().loads == 1
+    assert await cache.aget_or_load("k", lambda: loader("w"), 60) == "v"
+    assert counting.reads == reads + 1  # a hit reads
+
+
+async def test_a_stale_get_or_load_during_its_refresh_is_served_at_once(
+    counting: CountingRedis, namespace: str
+) -> None:
+    """A background refresh is not joined by `Cache.aget_or_load` either."""
+    clock = FakeClock()
+    cache, loader = Cache(counting, namespace=namespace, clock=clock), Loader()
+    policy = Policy(10, stale_ttl=1000)
+    assert await cache.aget_or_load("k", lambda: loader.value("v1"), policy) == "v1"
+    clock.advance(11)
+    refreshed = cache.aget_or_load("k", lambda: loader("v2"), policy)
+    assert await refreshed == "v1"  # stale: served, and a refresh starts
+    await asyncio.wait_for(loader.entered.wait(), WAIT)
+    reads = counting.reads
+    served = cache.aget_or_load("k", lambda: loader("v3"), policy)
+    assert await asyncio.wait_for(served, WAIT) == "v1"  # not waiting for the refresh
+    assert counting.reads == reads + 1
+    loader.go.set()
+    await _until(lambda: cache.stats().loads == 2)
 
 
 async def test_a_stale_read_during_its_refresh_is_served_at_once(

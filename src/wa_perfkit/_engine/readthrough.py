@@ -113,6 +113,8 @@ class ReadThrough:
         self._refreshing: set[str] = set()
         self._refreshing_lock = threading.Lock()
         self._arefreshing: dict[str, asyncio.Task[Any]] = {}
+        # An async read of a key whose load runs misses at once: the caller joins the load.
+        self._aread_or_join = self.unless_loading(store._aread)
 
     # -- entry points: threads ---------------------------------------------------
 
@@ -176,8 +178,10 @@ class ReadThrough:
     ) -> T:
         """
         Async twin of `load_through`; ``loader`` is an async callable.
+
+        A caller arriving while ``full_key`` loads joins that load without a read.
         """
-        stored = await self._store._aread(full_key)
+        stored = await self._aread_or_join(full_key)
         return await self.aresolve(plan, full_key, stored, loader, tags)
 
     async def aresolve(
