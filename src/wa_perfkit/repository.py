@@ -245,7 +245,7 @@ def _async_core(spec: _Spec, builder: KeyBuilder) -> _Core:
     local = cache._powers.local
     local_read = cache._read if local else cache._powers.peek
     # A remote read of a key whose load runs misses at once: the caller joins the load.
-    aread, stale = cache._engine.unless_loading(cache._aread), bool(plan.policy.stale_ttl)
+    aread, stale = cache._engine.aread_or_join, bool(plan.policy.stale_ttl)
 
     async def core(owner: Any, /, *args: Any, **kwargs: Any) -> Any:
         key = make_key(args, kwargs)

@@ -45,7 +45,7 @@ UNASYNC = [
     (r"\baresolve\b", "resolve"),
     (r"\ba(invalidate_user|revoke)\b", r"\1"),
     (r"\baload_through\b", "load_through"),
-    (r"\bself\._aread_or_join\b", "self._store._read"),
+    (r"\bself\.aread_or_join\b", "self._store._read"),
     (r"\b(_?)aread\b", r"\1read"),
     (r"\bado\b", "do"),
     (r"\bself\.async_client\(\)", "self.client"),

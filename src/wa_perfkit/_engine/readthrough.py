@@ -113,8 +113,9 @@ class ReadThrough:
         self._refreshing: set[str] = set()
         self._refreshing_lock = threading.Lock()
         self._arefreshing: dict[str, asyncio.Task[Any]] = {}
-        # An async read of a key whose load runs misses at once: the caller joins the load.
-        self._aread_or_join = self.unless_loading(store._aread)
+        #: The store's async read, except that a key whose load runs misses at once (no
+        #: round trip): the caller joins the load. Shared by every async entry point.
+        self.aread_or_join = self._unless_loading(store._aread)
 
     # -- entry points: threads ---------------------------------------------------
 
@@ -181,7 +182,7 @@ class ReadThrough:
 
         A caller arriving while ``full_key`` loads joins that load without a read.
         """
-        stored = await self._aread_or_join(full_key)
+        stored = await self.aread_or_join(full_key)
         return await self.aresolve(plan, full_key, stored, loader, tags)
 
     async def aresolve(
@@ -244,11 +245,11 @@ class ReadThrough:
         with _timed_miss(stats.name, full_key):
             return await self._async_flight.run(full_key, lambda: arun(flow(), store))
 
-    def unless_loading(
+    def _unless_loading(
         self, aread: Callable[[str], Awaitable[Any]]
     ) -> Callable[[str], Awaitable[Any]]:
         """
-        Wrap an async hit path's remote read: a key whose load runs reads as a miss.
+        Wrap an async remote read: a key whose load runs reads as a miss.
 
         A caller that finds a load of its key running (`AsyncFlight.joinable`) then
         joins it without a round trip: the read would miss, the load is under way.
